@@ -1,0 +1,5 @@
+"""wgpilot: self-hosted WireGuard management."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,123 @@
+"""``wgpilot init`` and ``wgpilot status``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from typing import Any
+
+import click
+
+from wgpilot.cli.backend import backend
+from wgpilot.cli.options import common
+from wgpilot.cli.output import human_bytes, print_json, run, table
+from wgpilot.config import Settings
+from wgpilot.runtime import open_context
+from wgpilot.services import setup_state
+
+
+@click.command()
+@common
+@click.option("--install-token", help="use this one-time token instead of generating one")
+def init(settings: Settings, install_token: str | None) -> None:
+    """Create the database and print the one-time install token for the setup wizard."""
+
+    async def body() -> tuple[str | None, str | None]:
+        async with open_context(settings, kernel=False) as ctx:
+            if await setup_state.is_complete(ctx):
+                return None, None
+            token = await setup_state.issue_install_token(ctx, install_token)
+            return token, await ctx.host.public_address()
+
+    token, address = run(body)
+    if token is None:
+        click.echo(f"wgpilot is already set up ({settings.db_path}); log in with your admin account")
+        return
+    click.echo(f"database ready: {settings.db_path}")
+    click.echo(f"one-time install token: {token}")
+    click.echo(f"open https://{address or '<this server>'}/ and enter it in the setup wizard")
+
+
+def _server_info(settings: Settings) -> dict[str, Any] | None:
+    """The running server's pid file, if that process is alive."""
+    path = settings.data_dir / "wgpilot.pid"
+    try:
+        doc = json.loads(path.read_text())
+        os.kill(int(doc["pid"]), 0)
+        return doc
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@click.command()
+@common
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(settings: Settings, as_json: bool) -> None:
+    """Networks, interfaces, peers online, driver and server uptime."""
+
+    async def body() -> dict[str, Any]:
+        async with backend(settings) as b:
+            return await b.status()
+
+    st = run(body)
+    server = st.get("server") or _server_info(settings)
+    if server and "started_at" in server and "uptime" not in server:
+        server = {**server, "uptime": int(dt.datetime.now().timestamp() - server["started_at"])}
+    st["server"] = server
+    if as_json:
+        print_json(st)
+        return
+    if server:
+        click.echo(
+            f"server:  running (pid {server.get('pid', '?')}, up {_duration(server.get('uptime', 0))})"
+        )
+    else:
+        click.echo("server:  not running")
+    driver = st["driver"]
+    if driver == "none":
+        click.echo(
+            click.style("driver:  NONE — kernel layer disabled, changes are NOT applied", fg="red", bold=True)
+        )
+    else:
+        click.echo(f"driver:  {driver}")
+    if st["networks"]:
+        table(
+            [
+                [
+                    n["name"],
+                    n["interface"],
+                    _iface_state(n),
+                    f"{n['peers_online']}/{n['peers_enabled']}",
+                    human_bytes(n["rx_bytes"]),
+                    human_bytes(n["tx_bytes"]),
+                    n["error"] or "",
+                ]
+                for n in st["networks"]
+            ],
+            ["NETWORK", "IFACE", "STATE", "ONLINE", "RX", "TX", "PROBLEM"],
+        )
+    else:
+        click.echo("no networks")
+    for name in st.get("foreign_interfaces", []):
+        click.echo(f"note: WireGuard interface {name} is not managed by wgpilot (left untouched)")
+    for note in st.get("diagnostics", []):
+        click.echo(f"warning: {note}")
+
+
+def _iface_state(n: dict[str, Any]) -> str:
+    if not n["enabled"]:
+        return "disabled"
+    if not n["interface_present"]:
+        return "missing"
+    return "up" if n["interface_up"] else "down"
+
+
+def _duration(seconds: int) -> str:
+    d, rem = divmod(int(seconds), 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    return f"{d}d {h}h {m}m" if d else f"{h}h {m}m {s}s" if h else f"{m}m {s}s"
+
+
+COMMANDS = [init, status]

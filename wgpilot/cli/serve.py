@@ -1,0 +1,38 @@
+"""``wgpilot serve``"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from wgpilot import logsetup
+from wgpilot.cli.options import common, driver_option
+from wgpilot.cli.output import run
+from wgpilot.config import Settings
+from wgpilot.daemon import Daemon
+from wgpilot.runtime import open_context
+from wgpilot.services import setup_state
+
+
+@click.command()
+@common
+@driver_option
+@click.option("--listen", help="HTTPS address HOST:PORT (default :443, falling back to :8443)")
+@click.option("--dev", is_flag=True, help="readable text logs at debug level")
+def serve(settings: Settings, listen: str | None, dev: bool) -> None:
+    """Run the server: reconcile the kernel with the database and keep it converged."""
+    if listen:
+        settings = settings.replace(listen=listen)
+    logsetup.setup(
+        level="debug" if dev else settings["log.level"], fmt="text" if dev else settings["log.format"]
+    )
+
+    async def body() -> int:
+        async with open_context(settings) as ctx:
+            if not await setup_state.is_complete(ctx) and not await setup_state.has_install_token(ctx):
+                token = await setup_state.issue_install_token(ctx)
+                click.echo(f"one-time install token: {token}", err=True)
+            return await Daemon(settings, ctx).run()
+
+    sys.exit(run(body))

@@ -1,0 +1,117 @@
+"""``wgpilot serve``: reconcile at start, keep converging, stop cleanly.
+
+The daemon owns the process lifecycle: signals (SIGTERM/SIGINT stop, SIGHUP
+reloads the log level), the pid file, and a set of long-running tasks (the
+reconcile loop; the HTTPS server and the monitor add theirs). Stopping cancels
+the tasks in reverse order of start and closes the database last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from wgpilot import config as config_mod
+from wgpilot import logsetup
+from wgpilot.services.context import Context
+from wgpilot.services.reconcile import Reconciler
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Daemon:
+    def __init__(self, settings: config_mod.Settings, ctx: Context) -> None:
+        self.settings = settings
+        self.ctx = ctx
+        self.reconciler = Reconciler(ctx)
+        self.started_at = time.time()
+        self.stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: list[tuple[str, Task]] = []
+        self.ready_callbacks: list[Callable[[], None]] = []
+
+    @property
+    def pid_file(self) -> Path:
+        return self.settings.data_dir / "wgpilot.pid"
+
+    def add_task(self, name: str, task: Task) -> None:
+        self._tasks.append((name, task))
+
+    def request_reconcile(self) -> None:
+        self._wake.set()
+
+    async def reconcile_loop(self) -> None:
+        interval = self.settings["reconcile_interval"]
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            self._wake.clear()
+            if self.stopping.is_set():
+                return
+            try:
+                report = await self.reconciler.reconcile_all()
+                for err in report.errors:
+                    log.error("reconcile problem", extra={"problem": err})
+            except Exception:
+                log.exception("reconcile pass failed")
+
+    def _reload(self) -> None:
+        try:
+            fresh = config_mod.load(self.settings.config_file)
+            logsetup.set_level(fresh["log.level"])
+            log.info("configuration reloaded", extra={"log_level": fresh["log.level"]})
+        except config_mod.ConfigError as exc:
+            log.error("reload failed; keeping the running configuration", extra={"error": str(exc)})
+        self.request_reconcile()
+
+    def _write_pid(self) -> None:
+        tmp = self.pid_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"pid": os.getpid(), "started_at": int(self.started_at)}))
+        tmp.replace(self.pid_file)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        loop.add_signal_handler(signal.SIGINT, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload)
+        report = await self.reconciler.reconcile_all()
+        log.info(
+            "start-up reconcile done",
+            extra={"driver": self.ctx.driver.name, "actions": len(report.actions), "errors": report.errors},
+        )
+        if not self.ctx.kernel_enabled:
+            log.warning("kernel layer disabled: changes are stored but not applied (no WireGuard driver)")
+        self._write_pid()
+        self.add_task("reconcile", self.reconcile_loop)
+        running = [asyncio.create_task(task(), name=name) for name, task in self._tasks]
+        for callback in self.ready_callbacks:
+            callback()
+        stop_wait = asyncio.create_task(self.stopping.wait())
+        done, _ = await asyncio.wait([stop_wait, *running], return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        for task in done:
+            if task is not stop_wait and task.exception() is not None:
+                log.error("task failed", extra={"task": task.get_name()}, exc_info=task.exception())
+                code = 1
+        self.stopping.set()
+        log.info("stopping")
+        for task in reversed(running):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        stop_wait.cancel()
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_file.unlink()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        return code

@@ -1,0 +1,81 @@
+"""Build a service Context from Settings: data directory, database (migrated),
+master key, WireGuard driver, firewall, host facts."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets as pysecrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from wgpilot.config import Settings
+from wgpilot.domain.errors import StorageError
+from wgpilot.kernel.driver import Driver, NullDriver
+from wgpilot.kernel.firewall import NftFirewall
+from wgpilot.kernel.hostinfo import HostInfo
+from wgpilot.kernel.select import select_driver
+from wgpilot.services.context import Context
+from wgpilot.storage.db import Database
+from wgpilot.storage.migrate import migrate
+from wgpilot.storage.secrets import Cipher, load_or_create_master_key, read_master_key
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+
+
+async def open_database(settings: Settings) -> tuple[Database, Cipher]:
+    """Open (creating when new) and migrate the database; load its master key."""
+    prepare_data_dir(settings)
+    is_new = not settings.db_path.exists()
+    if is_new:
+        key = load_or_create_master_key(settings.master_key_path)
+    elif not settings.master_key_path.exists():
+        raise StorageError(
+            f"{settings.master_key_path} is missing: the keys stored in {settings.db_path} "
+            "cannot be decrypted without it (restore it from your backup)"
+        )
+    else:
+        key = read_master_key(settings.master_key_path)
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        await migrate(db)
+        os.chmod(settings.db_path, 0o600)
+    except BaseException:
+        await db.close()
+        raise
+    return db, Cipher(key)
+
+
+@asynccontextmanager
+async def open_context(
+    settings: Settings, *, kernel: bool = True, driver: Driver | None = None
+) -> AsyncIterator[Context]:
+    db, cipher = await open_database(settings)
+    try:
+        if driver is None:
+            driver = (
+                await select_driver(settings["driver"], settings["userspace_binary"])
+                if kernel
+                else NullDriver()
+            )
+        ctx = Context(db=db, cipher=cipher, driver=driver, firewall=NftFirewall(), host=HostInfo())
+        try:
+            yield ctx
+        finally:
+            await driver.close()
+    finally:
+        await db.close()
+
+
+def new_install_token() -> tuple[str, str]:
+    """(token shown once to the operator, SHA-256 hash stored in the database)."""
+    token = pysecrets.token_urlsafe(24)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

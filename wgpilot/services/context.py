@@ -1,0 +1,64 @@
+"""Everything a use case needs, built once per process: database and repositories,
+the kernel driver and firewall, host facts, a clock. Services receive a Context and
+know nothing about HTTP or the command line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
+from typing import Protocol
+
+from wgpilot.kernel.driver import Driver, Firewall
+from wgpilot.kernel.sysctl import Sysctl
+from wgpilot.storage.audit import AuditRepo
+from wgpilot.storage.bridges import BridgeRepo
+from wgpilot.storage.db import Database
+from wgpilot.storage.networks import NetworkRepo
+from wgpilot.storage.peers import PeerRepo
+from wgpilot.storage.secrets import Cipher
+from wgpilot.storage.settings import SettingsRepo
+from wgpilot.storage.users import UserRepo
+
+
+class Host(Protocol):
+    async def networks(self, exclude: set[str]) -> list[tuple[str, IPv4Network | IPv6Network]]: ...
+    async def port_free(self, port: int) -> bool: ...
+    async def public_address(self) -> str | None: ...
+
+
+class ChangeListener(Protocol):
+    def __call__(self, kind: str, network_id: int | None) -> None: ...
+
+
+@dataclass
+class Context:
+    db: Database
+    cipher: Cipher
+    driver: Driver
+    firewall: Firewall
+    host: Host
+    sysctl: Sysctl = field(default_factory=Sysctl)
+    clock: Callable[[], float] = time.time
+    listeners: list[ChangeListener] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.networks = NetworkRepo(self.cipher)
+        self.peers = PeerRepo(self.cipher)
+        self.bridges = BridgeRepo()
+        self.settings = SettingsRepo(self.cipher)
+        self.users = UserRepo()
+        self.audit = AuditRepo()
+
+    @property
+    def kernel_enabled(self) -> bool:
+        return self.driver.name != "none"
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def changed(self, kind: str, network_id: int | None = None) -> None:
+        """Tell interested parts of the process (monitor, SSE) that state changed."""
+        for listener in self.listeners:
+            listener(kind, network_id)

@@ -1,0 +1,440 @@
+"""Peer use cases: add, update, enable/disable, remove, render the client config.
+
+Adding one peer is one small kernel operation (one peer upsert), never a device
+rewrite, whatever the number of peers already on the interface.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from wgpilot.domain import allowed_ips, ipam, keys, render, validate
+from wgpilot.domain.errors import ConflictError, KernelError, NotFoundError
+from wgpilot.domain.models import Actor, Mode, Network, Peer, Role
+from wgpilot.kernel.driver import PeerConfig
+from wgpilot.services.common import UNSET, Fields, integrity_error, resolve_network
+from wgpilot.services.context import Context
+from wgpilot.services.reconcile import Reconciler, Report
+from wgpilot.storage.db import Conn, Tx
+
+log = logging.getLogger(__name__)
+
+_UNIQUE = {
+    "peers.network_id, peers.name": "name",
+    "peers.network_id, peers.public_key": "public_key",
+    "peers.network_id, peers.ip_index": "address",
+    "peers.network_id, peers.address6": "address6",
+    "peers.network_id, peers.address": "address",
+}
+
+
+def peer_detail(p: Peer) -> dict[str, Any]:
+    """What the audit log records of a peer (no key material but the public key)."""
+    return {
+        "network_id": p.network_id,
+        "name": p.name,
+        "email": p.email,
+        "public_key": p.public_key,
+        "address": str(p.address),
+        "address6": str(p.address6) if p.address6 else None,
+        "role": p.role.value,
+        "site_networks": list(p.site_networks),
+        "client_allowed_ips": list(p.client_allowed_ips),
+        "endpoint": p.endpoint,
+        "persistent_keepalive": p.persistent_keepalive,
+        "enabled": p.enabled,
+        "expires_at": p.expires_at,
+        "preshared_key": p.has_preshared_key,
+    }
+
+
+@dataclass(frozen=True)
+class PeerPage:
+    items: list[Peer]
+    total: int
+
+
+class PeerService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.reconciler = Reconciler(ctx)
+
+    # -- reads ------------------------------------------------------------------------
+    async def page(
+        self,
+        network_ref: str | int,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        search: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
+    ) -> PeerPage:
+        net = await resolve_network(self.ctx, self.ctx.db, network_ref)
+        items = await self.ctx.peers.query(
+            self.ctx.db,
+            net.id,
+            limit=limit,
+            offset=offset,
+            search=search,
+            sort=sort,
+            descending=descending,
+        )
+        total = await self.ctx.peers.count(self.ctx.db, net.id, search=search)
+        return PeerPage(items, total)
+
+    async def get(self, network_ref: str | int, peer_ref: str | int) -> Peer:
+        net = await resolve_network(self.ctx, self.ctx.db, network_ref)
+        return await self._resolve(self.ctx.db, net, peer_ref)
+
+    async def _resolve(self, conn: Conn, net: Network, ref: str | int) -> Peer:
+        peer = None
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            peer = await self.ctx.peers.get_in_network(conn, net.id, int(ref))
+        if peer is None and isinstance(ref, str):
+            peer = await self.ctx.peers.get_by_name(conn, net.id, ref)
+        if peer is None:
+            raise NotFoundError(f"peer {ref!r} does not exist in network {net.name!r}", code="PEER_NOT_FOUND")
+        return peer
+
+    # -- validation shared by create and update -----------------------------------------------
+    async def _check_sites(
+        self, conn: Conn, f: Fields, net: Network, role: Role, sites: tuple[str, ...], exclude: int | None
+    ) -> None:
+        if role is Role.SITE_GATEWAY and net.mode is not Mode.SITE_TO_SITE:
+            f.add("role", "site-gateway peers are only allowed in site-to-site networks")
+            return
+        if sites and role is not Role.SITE_GATEWAY:
+            f.add("site_networks", "only a site-gateway peer has site networks")
+            return
+        if not sites:
+            return
+        taken: list[tuple[str, Any]] = [
+            (f"network {n.name!r}", n.subnet) for n in await self.ctx.networks.all(conn)
+        ]
+        taken += [(f"network {n.name!r}", n.subnet6) for n in await self.ctx.networks.all(conn) if n.subnet6]
+        taken += [
+            (f"site networks of peer {name!r}", ipaddress.ip_network(c))
+            for name, c in await self.ctx.peers.site_networks(conn, net.id, exclude)
+        ]
+        ours = {n.interface for n in await self.ctx.networks.all(conn)}
+        taken += [(f"host interface {name}", hn) for name, hn in await self.ctx.host.networks(ours)]
+        for i, cidr in enumerate(sites):
+            site = ipaddress.ip_network(cidr)
+            if site.prefixlen == 0:
+                f.add(f"site_networks[{i}]", "a default route cannot be a site network")
+                continue
+            clash = ipam.overlapping(site, taken)
+            if clash:
+                f.add(f"site_networks[{i}]", f"{cidr} overlaps the {clash}")
+
+    # -- create -------------------------------------------------------------------------
+    async def create(
+        self,
+        actor: Actor,
+        network_ref: str | int,
+        *,
+        name: object,
+        email: object = None,
+        role: object = "client",
+        site_networks: object = None,
+        client_allowed_ips: object = None,
+        persistent_keepalive: object = None,
+        public_key: object = None,
+        preshared_key: object = False,
+        expires_at: object = None,
+        endpoint: object = None,
+        enabled: bool = True,
+    ) -> Peer:
+        f = Fields()
+        now = self.ctx.now()
+        name_v = f.check(validate.name, name, "name")
+        email_v = f.check(validate.email, email, "email")
+        role_v = f.check(validate.role, role or "client", "role")
+        sites_v = f.check(validate.cidr_list, site_networks or [], "site_networks") or ()
+        split_v = f.check(validate.cidr_list, client_allowed_ips or [], "client_allowed_ips") or ()
+        ka_v = f.check(validate.keepalive, persistent_keepalive, "persistent_keepalive")
+        pub_v = f.check(keys.check_key, public_key, "public_key") if public_key not in (None, "") else None
+        psk_v = f.check(
+            validate.boolean, preshared_key if preshared_key is not None else False, "preshared_key"
+        )
+        exp_v = f.check(validate.timestamp, expires_at, "expires_at", now=now)
+        ep_v = f.check(validate.endpoint, endpoint, "endpoint")
+        f.raise_if_any()
+        assert name_v is not None and role_v is not None
+        if pub_v is None:
+            priv: str | None
+            priv, pub = keys.generate_keypair()
+        else:
+            priv, pub = None, pub_v
+        psk = keys.generate_preshared_key() if psk_v else None
+
+        async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
+            net = await resolve_network(self.ctx, tx, network_ref)
+            if await self.ctx.peers.get_by_name(tx, net.id, name_v):
+                f.add("name", f"a peer named {name_v!r} already exists in network {net.name!r}")
+            if pub_v is not None and await self.ctx.peers.get_by_public_key(tx, net.id, pub_v):
+                f.add("public_key", "another peer of this network already uses this public key")
+            if pub_v is not None and pub_v == net.public_key:
+                f.add("public_key", "is the server's own public key")
+            await self._check_sites(tx, f, net, role_v, sites_v, None)
+            f.raise_if_any()
+            index = await self._allocate(tx, net)
+            address = ipaddress.IPv4Address(int(net.subnet.network_address) + index)
+            address6 = ipam.mirror6(net.subnet, net.subnet6, address) if net.subnet6 else None
+            if address6 is not None and await self.ctx.peers.address6_taken(tx, net.id, str(address6)):
+                raise ConflictError.field(
+                    "address6", f"{address6} is held by an imported peer; free it first"
+                )
+            server_ips = allowed_ips.server_side(address, address6, role_v, sites_v)
+            try:
+                peer_id = await self.ctx.peers.insert(
+                    tx,
+                    network_id=net.id,
+                    name=name_v,
+                    email=email_v,
+                    private_key=priv,
+                    public_key=pub,
+                    preshared_key=psk,
+                    ip_index=index,
+                    address=str(address),
+                    address6=str(address6) if address6 else None,
+                    allowed_ips=server_ips,
+                    client_allowed_ips=split_v,
+                    endpoint=ep_v,
+                    persistent_keepalive=ka_v,
+                    role=role_v,
+                    site_networks=sites_v,
+                    enabled=enabled,
+                    expires_at=exp_v,
+                    now=now,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise integrity_error(exc, _UNIQUE) from exc
+            peer = await self.ctx.peers.get(tx, peer_id)
+            assert peer is not None
+            await self.ctx.audit.record(tx, actor, "peer.create", f"peer:{peer.id}", peer_detail(peer), now)
+            if net.enabled and peer.enabled:
+                touched.add(net.interface)
+                await self._push(tx, net, [self._kernel_config(peer, psk)], [], sites_changed=bool(sites_v))
+        self.ctx.changed("peers", net.id)
+        return peer
+
+    async def _allocate(self, tx: Tx, net: Network) -> int:
+        count, lowest, highest = await self.ctx.peers.index_run(tx, net.id)
+        index = ipam.next_free_if_gapless(net.subnet, count, lowest, highest)
+        if index is None:
+            index = await self.ctx.peers.lowest_gap(tx, net.id, ipam.server_index(net.subnet) + 1)
+            if index > ipam.usable_range(net.subnet)[1]:
+                index = ipam.lowest_free(net.subnet, [])  # raises ExhaustedError with the message
+        return index
+
+    @staticmethod
+    def _kernel_config(peer: Peer, psk: str | None) -> PeerConfig:
+        return PeerConfig(
+            public_key=peer.public_key,
+            preshared_key=psk,
+            allowed_ips=peer.allowed_ips,
+            endpoint=peer.endpoint,
+            persistent_keepalive=peer.persistent_keepalive if peer.endpoint else None,
+        )
+
+    async def _push(
+        self, tx: Tx, net: Network, upserts: list[PeerConfig], removes: list[str], *, sites_changed: bool
+    ) -> None:
+        """Send exactly this change to the kernel (no full reconcile)."""
+        if not self.ctx.kernel_enabled or not net.enabled:
+            return
+        try:
+            await self.ctx.driver.configure(net.interface, peers=upserts, remove=removes)
+            if sites_changed:
+                await self.ctx.driver.set_routes(net.interface, await self.reconciler.site_routes(tx, net.id))
+        except KernelError as exc:
+            if "does not exist" in exc.message or "no WireGuard daemon" in exc.message:
+                # The interface vanished behind our back: rebuild it from the database.
+                await self.reconciler.converge_network(tx, net, Report())
+            else:
+                raise
+
+    # -- update -------------------------------------------------------------------------
+    async def update(
+        self,
+        actor: Actor,
+        network_ref: str | int,
+        peer_ref: str | int,
+        *,
+        name: object = UNSET,
+        email: object = UNSET,
+        role: object = UNSET,
+        site_networks: object = UNSET,
+        client_allowed_ips: object = UNSET,
+        persistent_keepalive: object = UNSET,
+        preshared_key: object = UNSET,
+        expires_at: object = UNSET,
+        endpoint: object = UNSET,
+        enabled: object = UNSET,
+    ) -> Peer:
+        f = Fields()
+        now = self.ctx.now()
+        changes: dict[str, Any] = {}
+        if name is not UNSET:
+            changes["name"] = f.check(validate.name, name, "name")
+        if email is not UNSET:
+            changes["email"] = f.check(validate.email, email, "email")
+        if role is not UNSET:
+            changes["role"] = f.check(validate.role, role, "role")
+        if site_networks is not UNSET:
+            changes["site_networks"] = f.check(validate.cidr_list, site_networks or [], "site_networks")
+        if client_allowed_ips is not UNSET:
+            changes["client_allowed_ips"] = f.check(
+                validate.cidr_list, client_allowed_ips or [], "client_allowed_ips"
+            )
+        if persistent_keepalive is not UNSET:
+            changes["persistent_keepalive"] = f.check(
+                validate.keepalive, persistent_keepalive, "persistent_keepalive"
+            )
+        if expires_at is not UNSET:
+            changes["expires_at"] = f.check(validate.timestamp, expires_at, "expires_at", now=now)
+        if endpoint is not UNSET:
+            changes["endpoint"] = f.check(validate.endpoint, endpoint, "endpoint")
+        if enabled is not UNSET:
+            changes["enabled"] = f.check(validate.boolean, enabled, "enabled")
+        new_psk: str | object | None = UNSET
+        if preshared_key is not UNSET:
+            want_psk = f.check(validate.boolean, preshared_key, "preshared_key")
+            new_psk = keys.generate_preshared_key() if want_psk else None
+        f.raise_if_any()
+
+        async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
+            net = await resolve_network(self.ctx, tx, network_ref)
+            old = await self._resolve(tx, net, peer_ref)
+            if changes.get("name") not in (None, old.name):
+                other = await self.ctx.peers.get_by_name(tx, net.id, changes["name"])
+                if other is not None and other.id != old.id:
+                    f.add("name", f"a peer named {changes['name']!r} already exists in network {net.name!r}")
+            role_v = changes.get("role", old.role)
+            sites_v = changes.get("site_networks", old.site_networks)
+            if role_v is Role.CLIENT and "site_networks" not in changes:
+                sites_v = ()
+                changes["site_networks"] = ()
+            if "role" in changes or "site_networks" in changes:
+                await self._check_sites(tx, f, net, role_v, sites_v, old.id)
+            f.raise_if_any()
+            changes = {k: v for k, v in changes.items() if getattr(old, k) != v}
+            if new_psk is not UNSET:
+                changes["preshared_key"] = new_psk
+            if not changes:
+                return old
+            if "role" in changes or "site_networks" in changes:
+                changes["allowed_ips"] = allowed_ips.server_side(old.address, old.address6, role_v, sites_v)
+            changes["updated_at"] = now
+            try:
+                await self.ctx.peers.update(tx, old.id, changes)
+            except sqlite3.IntegrityError as exc:
+                raise integrity_error(exc, _UNIQUE) from exc
+            peer = await self.ctx.peers.get(tx, old.id)
+            assert peer is not None
+            before, after = peer_detail(old), peer_detail(peer)
+            diff = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+            if "preshared_key" in changes:
+                diff["preshared_key"] = {
+                    "from": old.has_preshared_key,
+                    "to": peer.has_preshared_key,
+                    "rotated": True,
+                }
+            action = "peer.update"
+            if set(changes) - {"updated_at"} == {"enabled"}:
+                action = "peer.enable" if peer.enabled else "peer.disable"
+            await self.ctx.audit.record(
+                tx,
+                actor,
+                action,
+                f"peer:{peer.id}",
+                {"name": peer.name, "network_id": net.id, "changes": diff},
+                now,
+            )
+            kernel_fields = {
+                "allowed_ips",
+                "persistent_keepalive",
+                "endpoint",
+                "preshared_key",
+                "enabled",
+                "expires_at",
+            }
+            if kernel_fields & set(changes):
+                touched.add(net.interface)
+                live = peer.enabled and not peer.expired(now)
+                sites_changed = "allowed_ips" in changes or (
+                    "enabled" in changes and bool(peer.site_networks)
+                )
+                if live:
+                    psk = (await self.ctx.peers.secrets(tx, peer.id)).preshared_key
+                    await self._push(
+                        tx, net, [self._kernel_config(peer, psk)], [], sites_changed=sites_changed
+                    )
+                else:
+                    await self._push(tx, net, [], [peer.public_key], sites_changed=sites_changed)
+        self.ctx.changed("peers", net.id)
+        return peer
+
+    async def set_enabled(
+        self, actor: Actor, network_ref: str | int, peer_ref: str | int, enabled: bool
+    ) -> Peer:
+        return await self.update(actor, network_ref, peer_ref, enabled=enabled)
+
+    # -- delete ---------------------------------------------------------------------------
+    async def delete(self, actor: Actor, network_ref: str | int, peer_ref: str | int) -> Peer:
+        now = self.ctx.now()
+        async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
+            net = await resolve_network(self.ctx, tx, network_ref)
+            peer = await self._resolve(tx, net, peer_ref)
+            await self.ctx.peers.delete(tx, peer.id)
+            await self.ctx.audit.record(tx, actor, "peer.delete", f"peer:{peer.id}", peer_detail(peer), now)
+            touched.add(net.interface)
+            await self._push(tx, net, [], [peer.public_key], sites_changed=bool(peer.site_networks))
+        self.ctx.changed("peers", net.id)
+        return peer
+
+    # -- client configuration -------------------------------------------------------------------
+    async def endpoint_host(self, conn: Conn) -> str:
+        host = await self.ctx.settings.get(conn, "hostname") or await self.ctx.settings.get(conn, "public_ip")
+        if not host:
+            host = await self.ctx.host.public_address()
+        if not host:
+            raise ConflictError(
+                "the server's public address is not set and could not be detected; "
+                "set it in the settings (public_ip or hostname)",
+                code="PUBLIC_ADDRESS_UNKNOWN",
+            )
+        return host
+
+    async def client_config(self, network_ref: str | int, peer_ref: str | int) -> tuple[Peer, str]:
+        """(peer, rendered wg-quick config). Contains the peer's private key."""
+        conn = self.ctx.db
+        net = await resolve_network(self.ctx, conn, network_ref)
+        peer = await self._resolve(conn, net, peer_ref)
+        secrets = await self.ctx.peers.secrets(conn, peer.id)
+        others: list[Peer] = []
+        if net.mode is Mode.SITE_TO_SITE:
+            others = await self.ctx.peers.query(conn, net.id)
+        addresses = [f"{peer.address}/32"]
+        if peer.address6 is not None:
+            addresses.append(f"{peer.address6}/128")
+        cfg = render.ClientConfig(
+            network_name=net.name,
+            peer_name=peer.name,
+            private_key=secrets.private_key,
+            addresses=tuple(addresses),
+            dns=net.dns_servers,
+            mtu=net.mtu,
+            server_public_key=net.public_key,
+            preshared_key=secrets.preshared_key,
+            allowed_ips=allowed_ips.client_side(net, peer, others),
+            endpoint=render.endpoint_for(await self.endpoint_host(conn), net.listen_port),
+            persistent_keepalive=peer.persistent_keepalive,
+        )
+        return peer, render.render(cfg)

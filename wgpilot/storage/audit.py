@@ -1,0 +1,87 @@
+"""Repository for the ``audit_log`` table."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from wgpilot.domain.models import Actor, AuditEntry
+from wgpilot.storage.db import Conn, Tx
+
+_COLUMNS = "id, timestamp, user_id, username, action, resource, detail, ip_address"
+
+
+def _row(r: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(
+        id=r["id"],
+        timestamp=r["timestamp"],
+        user_id=r["user_id"],
+        username=r["username"],
+        action=r["action"],
+        resource=r["resource"],
+        detail=json.loads(r["detail"] or "{}"),
+        ip_address=r["ip_address"],
+    )
+
+
+class AuditRepo:
+    async def record(
+        self, tx: Tx, actor: Actor, action: str, resource: str, detail: dict[str, Any], now: int
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO audit_log (timestamp, user_id, username, action, resource, detail,"
+            " ip_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                now,
+                actor.user_id,
+                actor.username,
+                action,
+                resource,
+                json.dumps(detail, separators=(",", ":"), default=str, sort_keys=True),
+                actor.ip_address,
+            ),
+        )
+
+    @staticmethod
+    def _filter(
+        since: int | None, until: int | None, action: str | None, resource: str | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("timestamp >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("timestamp <= ?")
+            params.append(until)
+        if action:
+            if action.endswith("*") or action.endswith("."):
+                clauses.append("action LIKE ?")
+                params.append(action.rstrip("*").replace("%", "") + "%")
+            else:
+                clauses.append("action = ?")
+                params.append(action)
+        if resource:
+            clauses.append("resource = ?")
+            params.append(resource)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def query(
+        self,
+        conn: Conn,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        action: str | None = None,
+        resource: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[AuditEntry], int]:
+        where, params = self._filter(since, until, action, resource)
+        total = int(await conn.fetchval(f"SELECT COUNT(*) FROM audit_log{where}", params))
+        rows = await conn.fetchall(
+            f"SELECT {_COLUMNS} FROM audit_log{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_row(r) for r in rows], total

@@ -1,0 +1,193 @@
+"""SQLite access: one writer connection with explicit ``BEGIN IMMEDIATE`` transactions
+serialised by a lock, and one read-only connection for everything else.
+
+WAL lets readers run while the writer works; ``synchronous=FULL`` makes an
+acknowledged commit survive power loss; foreign keys are enforced; a busy timeout
+covers other processes (the CLI) writing the same file.
+
+Repositories take a ``Conn`` — either a ``Tx`` (inside a write transaction, sees its
+own uncommitted rows) or the ``Database`` itself (committed state, read-only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+
+from wgpilot.domain.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+Params = Sequence[Any] | dict[str, Any]
+
+
+class Conn(Protocol):
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]: ...
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None: ...
+    async def fetchval(self, sql: str, params: Params = ()) -> Any: ...
+
+
+class Tx:
+    """A running write transaction. Only valid inside ``Database.transaction()``."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._after_commit: list[Any] = []
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns lastrowid (for INSERT) or rowcount."""
+        cur = await self._conn.execute(sql, params)
+        try:
+            if sql.lstrip()[:6].upper() == "INSERT":
+                return int(cur.lastrowid or 0)
+            return cur.rowcount
+        finally:
+            await cur.close()
+
+    async def rowcount(self, sql: str, params: Params = ()) -> int:
+        cur = await self._conn.execute(sql, params)
+        try:
+            return cur.rowcount
+        finally:
+            await cur.close()
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    def after_commit(self, callback: Any) -> None:
+        """Run ``callback()`` (sync or async) once the transaction has committed."""
+        self._after_commit.append(callback)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------
+    async def open(self, *, check_integrity: bool = True) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = await self._connect(readonly=False)
+            await self._writer.execute("PRAGMA journal_mode=WAL")
+            if check_integrity:
+                rows = await self._writer.execute_fetchall("PRAGMA integrity_check")
+                verdict = [r[0] for r in rows]
+                if verdict != ["ok"]:
+                    raise StorageError(
+                        f"database {self.path} failed its integrity check: "
+                        + "; ".join(str(v) for v in verdict[:5])
+                        + " — restore a backup (wgpilot restore FILE)"
+                    )
+            self._reader = await self._connect(readonly=True)
+        except sqlite3.DatabaseError as exc:
+            await self.close()
+            raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+        except StorageError:
+            await self.close()
+            raise
+
+    async def _connect(self, *, readonly: bool) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA synchronous=FULL")
+        if readonly:
+            await conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                try:
+                    await conn.close()
+                except Exception:  # closing a broken connection must not mask the cause
+                    log.debug("closing database connection failed", exc_info=True)
+        self._reader = self._writer = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None
+
+    # -- writes ----------------------------------------------------------------
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
+        writer = self._require(self._writer)
+        async with self._lock:
+            await writer.execute("BEGIN IMMEDIATE")
+            tx = Tx(writer)
+            try:
+                yield tx
+            except BaseException:
+                try:
+                    await writer.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback failed")
+                raise
+            try:
+                await writer.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await writer.execute("ROLLBACK")
+                raise StorageError(f"commit failed: {exc}") from exc
+        for callback in tx._after_commit:
+            result = callback()
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def raw_writer(self) -> aiosqlite.Connection:
+        """The writer connection, for backup/restore plumbing only."""
+        return self._require(self._writer)
+
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        return self._lock
+
+    # -- reads -----------------------------------------------------------------
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return list(await self._require(self._reader).execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        rows = await self._require(self._reader).execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def ping(self) -> bool:
+        """True when the database answers and accepts a write transaction."""
+        try:
+            async with self.transaction() as tx:
+                await tx.fetchval("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    @staticmethod
+    def _require(conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if conn is None:
+            raise StorageError("database is not open")
+        return conn

@@ -1,0 +1,303 @@
+"""Repository for the ``peers`` table, including the address-allocation queries."""
+
+from __future__ import annotations
+
+import ipaddress
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from wgpilot.domain.models import Peer, PeerSecrets, Role
+from wgpilot.storage.db import Conn, Tx
+from wgpilot.storage.rows import dump_list, load_list, set_clause
+from wgpilot.storage.secrets import Cipher
+
+_PRIV = "peer.private_key"
+_PSK = "peer.preshared_key"
+_COLUMNS = (
+    "id, network_id, name, email, public_key, address, address6, allowed_ips,"
+    " client_allowed_ips, endpoint, persistent_keepalive, role, site_networks, enabled,"
+    " expires_at, created_at, updated_at,"
+    " private_key IS NOT NULL AS has_priv, preshared_key IS NOT NULL AS has_psk"
+)
+_UPDATABLE = frozenset(
+    {
+        "name",
+        "email",
+        "allowed_ips",
+        "client_allowed_ips",
+        "endpoint",
+        "persistent_keepalive",
+        "role",
+        "site_networks",
+        "enabled",
+        "expires_at",
+        "updated_at",
+        "preshared_key",
+    }
+)
+_SORTS = {
+    "id": "id",
+    "name": "name",
+    "address": "ip_index",
+    "created_at": "created_at",
+    "enabled": "enabled",
+}
+
+_v4 = ipaddress.IPv4Address
+_v6 = ipaddress.IPv6Address
+
+
+def _row(r: sqlite3.Row) -> Peer:
+    a6 = r["address6"]
+    return Peer(
+        id=r["id"],
+        network_id=r["network_id"],
+        name=r["name"],
+        email=r["email"],
+        public_key=r["public_key"],
+        address=_v4(r["address"]),
+        address6=_v6(a6) if a6 else None,
+        allowed_ips=load_list(r["allowed_ips"]),
+        client_allowed_ips=load_list(r["client_allowed_ips"]),
+        endpoint=r["endpoint"],
+        persistent_keepalive=r["persistent_keepalive"],
+        role=Role(r["role"]),
+        site_networks=load_list(r["site_networks"]),
+        enabled=bool(r["enabled"]),
+        expires_at=r["expires_at"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        has_private_key=bool(r["has_priv"]),
+        has_preshared_key=bool(r["has_psk"]),
+    )
+
+
+@dataclass(frozen=True)
+class KernelPeerRow:
+    """What the kernel needs of a peer: no names, no private key."""
+
+    id: int
+    public_key: str
+    preshared_key: str | None
+    allowed_ips: tuple[str, ...]
+    endpoint: str | None
+    persistent_keepalive: int | None
+
+
+class PeerRepo:
+    def __init__(self, cipher: Cipher) -> None:
+        self._cipher = cipher
+
+    # -- reads -----------------------------------------------------------------
+    async def get(self, conn: Conn, peer_id: int) -> Peer | None:
+        r = await conn.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE id = ?", (peer_id,))
+        return _row(r) if r else None
+
+    async def get_in_network(self, conn: Conn, network_id: int, peer_id: int) -> Peer | None:
+        r = await conn.fetchone(
+            f"SELECT {_COLUMNS} FROM peers WHERE id = ? AND network_id = ?", (peer_id, network_id)
+        )
+        return _row(r) if r else None
+
+    async def get_by_name(self, conn: Conn, network_id: int, name: str) -> Peer | None:
+        r = await conn.fetchone(
+            f"SELECT {_COLUMNS} FROM peers WHERE network_id = ? AND name = ?", (network_id, name)
+        )
+        return _row(r) if r else None
+
+    async def get_by_public_key(self, conn: Conn, network_id: int, public_key: str) -> Peer | None:
+        r = await conn.fetchone(
+            f"SELECT {_COLUMNS} FROM peers WHERE network_id = ? AND public_key = ?",
+            (network_id, public_key),
+        )
+        return _row(r) if r else None
+
+    async def query(
+        self,
+        conn: Conn,
+        network_id: int,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        search: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
+    ) -> list[Peer]:
+        where, params = self._filter(network_id, search)
+        order = _SORTS.get(sort, "id") + (" DESC" if descending else "")
+        sql = f"SELECT {_COLUMNS} FROM peers WHERE {where} ORDER BY {order}, id"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return [_row(r) for r in await conn.fetchall(sql, params)]
+
+    async def count(self, conn: Conn, network_id: int, *, search: str | None = None) -> int:
+        where, params = self._filter(network_id, search)
+        return int(await conn.fetchval(f"SELECT COUNT(*) FROM peers WHERE {where}", params))
+
+    @staticmethod
+    def _filter(network_id: int, search: str | None) -> tuple[str, list[Any]]:
+        where = "network_id = ?"
+        params: list[Any] = [network_id]
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where += (
+                " AND (name LIKE ? ESCAPE '\\' OR address LIKE ? ESCAPE '\\'"
+                " OR public_key LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"
+            )
+            params += [f"%{escaped}%"] * 4
+        return where, params
+
+    async def counts_by_network(self, conn: Conn) -> dict[int, tuple[int, int]]:
+        """network_id → (total peers, enabled peers)."""
+        rows = await conn.fetchall("SELECT network_id, COUNT(*), SUM(enabled) FROM peers GROUP BY network_id")
+        return {r[0]: (r[1], r[2] or 0) for r in rows}
+
+    async def kernel_peers(self, conn: Conn, network_id: int, now: int) -> list[KernelPeerRow]:
+        """Enabled, unexpired peers of a network as the kernel should hold them."""
+        rows = await conn.fetchall(
+            "SELECT id, public_key, preshared_key, allowed_ips, endpoint, persistent_keepalive"
+            " FROM peers WHERE network_id = ? AND enabled = 1"
+            " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id",
+            (network_id, now),
+        )
+        decrypt = self._cipher.decrypt
+        return [
+            KernelPeerRow(
+                id=r[0],
+                public_key=r[1],
+                preshared_key=decrypt(r[2], _PSK) if r[2] else None,
+                allowed_ips=load_list(r[3]),
+                endpoint=r[4],
+                persistent_keepalive=r[5],
+            )
+            for r in rows
+        ]
+
+    async def secrets(self, conn: Conn, peer_id: int) -> PeerSecrets:
+        r = await conn.fetchone("SELECT private_key, preshared_key FROM peers WHERE id = ?", (peer_id,))
+        if r is None:
+            return PeerSecrets(None, None)
+        return PeerSecrets(
+            private_key=self._cipher.decrypt_opt(r[0], _PRIV),
+            preshared_key=self._cipher.decrypt_opt(r[1], _PSK),
+        )
+
+    async def site_networks(
+        self, conn: Conn, network_id: int, exclude_peer: int | None = None
+    ) -> list[tuple[str, str]]:
+        """(peer name, cidr) for every site network of a network's site gateways."""
+        rows = await conn.fetchall(
+            "SELECT name, site_networks FROM peers WHERE network_id = ? AND role = 'site-gateway'"
+            " AND id IS NOT ?",
+            (network_id, exclude_peer),
+        )
+        return [(r[0], c) for r in rows for c in load_list(r[1])]
+
+    async def expired(self, conn: Conn, now: int) -> list[Peer]:
+        rows = await conn.fetchall(
+            f"SELECT {_COLUMNS} FROM peers WHERE enabled = 1 AND expires_at IS NOT NULL AND expires_at <= ?",
+            (now,),
+        )
+        return [_row(r) for r in rows]
+
+    # -- address allocation ----------------------------------------------------
+    async def index_run(self, conn: Conn, network_id: int) -> tuple[int, int | None, int | None]:
+        r = await conn.fetchone(
+            "SELECT COUNT(*), MIN(ip_index), MAX(ip_index) FROM peers WHERE network_id = ?",
+            (network_id,),
+        )
+        assert r is not None
+        return int(r[0]), r[1], r[2]
+
+    async def lowest_gap(self, conn: Conn, network_id: int, start: int) -> int:
+        """Lowest index ≥ ``start`` held by no peer of the network (may be past the end)."""
+        held = await conn.fetchval(
+            "SELECT 1 FROM peers WHERE network_id = ? AND ip_index = ?", (network_id, start)
+        )
+        if not held:
+            return start
+        value = await conn.fetchval(
+            "SELECT MIN(p.ip_index) + 1 FROM peers p WHERE p.network_id = ? AND p.ip_index >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM peers q WHERE q.network_id = p.network_id"
+            " AND q.ip_index = p.ip_index + 1)",
+            (network_id, start),
+        )
+        return int(value)
+
+    async def address6_taken(self, conn: Conn, network_id: int, address6: str) -> bool:
+        return bool(
+            await conn.fetchval(
+                "SELECT 1 FROM peers WHERE network_id = ? AND address6 = ?", (network_id, address6)
+            )
+        )
+
+    # -- writes ----------------------------------------------------------------
+    async def insert(
+        self,
+        tx: Tx,
+        *,
+        network_id: int,
+        name: str,
+        email: str | None,
+        private_key: str | None,
+        public_key: str,
+        preshared_key: str | None,
+        ip_index: int,
+        address: str,
+        address6: str | None,
+        allowed_ips: tuple[str, ...],
+        client_allowed_ips: tuple[str, ...],
+        endpoint: str | None,
+        persistent_keepalive: int | None,
+        role: Role,
+        site_networks: tuple[str, ...],
+        enabled: bool,
+        expires_at: int | None,
+        now: int,
+    ) -> int:
+        return await tx.execute(
+            "INSERT INTO peers (network_id, name, email, private_key, public_key, preshared_key,"
+            " ip_index, address, address6, allowed_ips, client_allowed_ips, endpoint,"
+            " persistent_keepalive, role, site_networks, enabled, expires_at, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                network_id,
+                name,
+                email,
+                self._cipher.encrypt_opt(private_key, _PRIV),
+                public_key,
+                self._cipher.encrypt_opt(preshared_key, _PSK),
+                ip_index,
+                address,
+                address6,
+                dump_list(allowed_ips),
+                dump_list(client_allowed_ips),
+                endpoint,
+                persistent_keepalive,
+                role.value,
+                dump_list(site_networks),
+                int(enabled),
+                expires_at,
+                now,
+                now,
+            ),
+        )
+
+    async def update(self, tx: Tx, peer_id: int, changes: dict[str, Any]) -> None:
+        changes = dict(changes)
+        for col in ("allowed_ips", "client_allowed_ips", "site_networks"):
+            if col in changes:
+                changes[col] = dump_list(changes[col])
+        if "preshared_key" in changes:
+            changes["preshared_key"] = self._cipher.encrypt_opt(changes["preshared_key"], _PSK)
+        if "role" in changes:
+            changes["role"] = Role(changes["role"]).value
+        if "enabled" in changes:
+            changes["enabled"] = int(bool(changes["enabled"]))
+        clause, values = set_clause(changes, _UPDATABLE)
+        await tx.execute(f"UPDATE peers SET {clause} WHERE id = ?", (*values, peer_id))
+
+    async def delete(self, tx: Tx, peer_id: int) -> None:
+        await tx.execute("DELETE FROM peers WHERE id = ?", (peer_id,))

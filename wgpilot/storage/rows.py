@@ -1,0 +1,26 @@
+"""Small helpers shared by the repositories: JSON list columns and update building."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def dump_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values), separators=(",", ":"))
+
+
+def load_list(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(json.loads(text))
+
+
+def set_clause(changes: Mapping[str, Any], allowed: frozenset[str]) -> tuple[str, list[Any]]:
+    """``col = ?, …`` for an UPDATE, refusing any column not in ``allowed``."""
+    unknown = set(changes) - allowed
+    if unknown:
+        raise KeyError(f"not updatable: {sorted(unknown)}")
+    cols = sorted(changes)
+    return ", ".join(f"{c} = ?" for c in cols), [changes[c] for c in cols]
