@@ -13,6 +13,7 @@ from wgpilot.cli.backend import backend
 from wgpilot.cli.options import common
 from wgpilot.cli.output import human_bytes, print_json, run, table
 from wgpilot.config import Settings
+from wgpilot.domain import validate
 from wgpilot.runtime import open_context
 from wgpilot.services import setup_state
 
@@ -20,15 +21,28 @@ from wgpilot.services import setup_state
 @click.command()
 @common
 @click.option("--install-token", help="use this one-time token instead of generating one")
-def init(settings: Settings, install_token: str | None) -> None:
+@click.option("--public-ip", help="address clients connect to (default: detected from the default route)")
+@click.option("--hostname", help="DNS name clients connect to (preferred over the IP in client configs)")
+def init(settings: Settings, install_token: str | None, public_ip: str | None, hostname: str | None) -> None:
     """Create the database and print the one-time install token for the setup wizard."""
 
     async def body() -> tuple[str | None, str | None]:
         async with open_context(settings, kernel=False) as ctx:
+            identity = {}
+            if public_ip is not None:
+                identity["public_ip"] = validate.public_ip(public_ip, "--public-ip")
+            if hostname is not None:
+                identity["hostname"] = validate.hostname(hostname, "--hostname")
+            if identity:
+                async with ctx.db.transaction() as tx:
+                    for key, value in identity.items():
+                        await ctx.settings.set(tx, key, value)
             if await setup_state.is_complete(ctx):
                 return None, None
             token = await setup_state.issue_install_token(ctx, install_token)
-            return token, await ctx.host.public_address()
+            return token, identity.get("hostname") or identity.get(
+                "public_ip"
+            ) or await ctx.host.public_address()
 
     token, address = run(body)
     if token is None:
