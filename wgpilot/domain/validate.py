@@ -39,7 +39,7 @@ def name(value: object, field: str = "name") -> str:
         raise ValidationError.field(field, "must not be empty")
     if len(value) > MAX_NAME:
         raise ValidationError.field(field, f"must be at most {MAX_NAME} characters")
-    if not _NAME_RE.match(value):
+    if not _NAME_RE.fullmatch(value):
         raise ValidationError.field(
             field,
             "may contain letters, digits, spaces and . , ' @ ( ) + & - only",
@@ -48,7 +48,7 @@ def name(value: object, field: str = "name") -> str:
 
 
 def interface_name(value: object, field: str = "interface") -> str:
-    if not isinstance(value, str) or not _IFACE_RE.match(value) or value in {".", ".."}:
+    if not isinstance(value, str) or not _IFACE_RE.fullmatch(value) or value in {".", ".."}:
         raise ValidationError.field(field, "must be 1-15 characters of letters, digits and _ = + . -")
     return value
 
@@ -179,7 +179,7 @@ def dns_entry(value: object, field: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
-    if not _HOSTNAME_RE.match(value):
+    if not _HOSTNAME_RE.fullmatch(value):
         raise ValidationError.field(field, f"{value!r} is neither an IP address nor a domain name")
     return value
 
@@ -200,7 +200,7 @@ def dns_list(value: object, field: str = "dns_servers") -> tuple[str, ...]:
 
 
 def hostname(value: object, field: str = "hostname") -> str:
-    if not isinstance(value, str) or not value or len(value) > 253 or not _HOSTNAME_RE.match(value):
+    if not isinstance(value, str) or not value or len(value) > 253 or not _HOSTNAME_RE.fullmatch(value):
         raise ValidationError.field(field, "must be a DNS name such as vpn.example.com")
     return value.rstrip(".").lower()
 
@@ -223,7 +223,9 @@ def endpoint(value: object, field: str = "endpoint") -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 260:
         raise ValidationError.field(field, "must look like host:port")
-    m = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$", value) or re.match(r"^([^:\[\]]+):(\d{1,5})$", value)
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})", value) or re.fullmatch(
+        r"([^:\[\]]+):(\d{1,5})", value
+    )
     if not m:
         raise ValidationError.field(field, "must look like host:port or [ipv6]:port")
     host, port_s = m.group(1), m.group(2)
@@ -231,7 +233,7 @@ def endpoint(value: object, field: str = "endpoint") -> str | None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        if ":" in host or not _HOSTNAME_RE.match(host):
+        if ":" in host or not _HOSTNAME_RE.fullmatch(host):
             raise ValidationError.field(field, f"{host!r} is not a host name or IP address") from None
     return value
 
@@ -239,7 +241,7 @@ def endpoint(value: object, field: str = "endpoint") -> str | None:
 def email(value: object, field: str = "email") -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 254 or not _EMAIL_RE.match(value):
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL_RE.fullmatch(value):
         raise ValidationError.field(field, "must be an e-mail address")
     return value
 

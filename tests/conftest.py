@@ -1,0 +1,94 @@
+"""Shared fixtures: a service Context over a real SQLite file with the fake driver,
+fake firewall and a stand-in host, and a controllable clock."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from wgpilot.kernel.fake import FakeDriver, FakeFirewall
+from wgpilot.services.context import Context
+from wgpilot.storage.db import Database
+from wgpilot.storage.migrate import migrate
+from wgpilot.storage.secrets import Cipher, load_or_create_master_key
+
+
+class Clock:
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeHost:
+    """The host as validation sees it: its addresses and which UDP ports are taken."""
+
+    def __init__(self) -> None:
+        self.addresses: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = [
+            ("eth0", ipaddress.ip_network("192.168.1.0/24")),
+        ]
+        self.busy_ports: set[int] = set()
+        self.public: str | None = "203.0.113.7"
+
+    async def networks(
+        self, exclude: set[str]
+    ) -> list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+        return [(n, net) for n, net in self.addresses if n not in exclude]
+
+    async def port_free(self, port: int) -> bool:
+        return port not in self.busy_ports
+
+    async def public_address(self) -> str | None:
+        return self.public
+
+
+class FakeSysctl:
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def ensure_forwarding(self, ipv4: bool, ipv6: bool) -> None:
+        if ipv4:
+            self.values["ipv4"] = "1"
+        if ipv6:
+            self.values["ipv6"] = "1"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(tmp_path / "data.db")
+    await database.open()
+    await migrate(database)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def cipher(tmp_path: Path) -> Cipher:
+    return Cipher(load_or_create_master_key(tmp_path / "master.key"))
+
+
+@pytest.fixture
+async def ctx(db: Database, cipher: Cipher, clock: Clock) -> Context:
+    return Context(
+        db=db,
+        cipher=cipher,
+        driver=FakeDriver(),
+        firewall=FakeFirewall(),
+        host=FakeHost(),
+        sysctl=FakeSysctl(),
+        clock=clock,  # type: ignore[arg-type]
+    )

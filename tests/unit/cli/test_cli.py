@@ -1,0 +1,140 @@
+"""The CLI as a user runs it: a real process, a real database file (kernel layer off)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WGPILOT_DATA_DIR": str(data), "WGPILOT_DRIVER": "none"}
+    env.pop("WGPILOT_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "wgpilot", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def db_digest(data: Path) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(data / "data.db")
+    try:
+        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    assert cli(d, "init", "--public-ip", "203.0.113.1").returncode == 0
+    r = cli(d, "network", "create", "--name", "office", "--subnet", "10.8.0.0/24", "--port", "51820")
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def free_udp_port() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    return s
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["network", "create", "--name", "x", "--subnet", "10.9.0.300/24", "--port", "51900"], "subnet"),
+        (["network", "create", "--name", "x", "--subnet", "10.8.0.0/16", "--port", "51900"], "overlaps"),
+        (
+            ["network", "create", "--name", "office", "--subnet", "10.9.0.0/24", "--port", "51900"],
+            "already exists",
+        ),
+        (["network", "create", "--name", "x", "--subnet", "10.9.0.0/24", "--port", "51820"], "already used"),
+        (["peer", "add", "--network", "nope", "--name", "a"], "does not exist"),
+        (["peer", "add", "--network", "office", "--name", "a\nb"], "name"),
+        (["network", "delete", "nope", "--yes"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(data: Path, args: list[str], needle: str) -> None:
+    before = db_digest(data)
+    r = cli(data, *args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert db_digest(data) == before
+
+
+def test_port_taken_on_the_host(data: Path) -> None:
+    sock = free_udp_port()
+    try:
+        port = sock.getsockname()[1]
+        before = db_digest(data)
+        r = cli(data, "network", "create", "--name", "x", "--subnet", "10.9.0.0/24", "--port", str(port))
+        assert r.returncode == 2 and f"UDP port {port} is already in use" in r.stderr
+        assert db_digest(data) == before
+    finally:
+        sock.close()
+
+
+def test_duplicate_peer_name(data: Path) -> None:
+    assert cli(data, "peer", "add", "--network", "office", "--name", "laptop").returncode == 0
+    before = db_digest(data)
+    r = cli(data, "peer", "add", "--network", "office", "--name", "laptop")
+    assert r.returncode == 2 and "already exists" in r.stderr
+    assert db_digest(data) == before
+
+
+def test_happy_path_and_json(data: Path) -> None:
+    r = cli(data, "peer", "add", "--network", "office", "--name", "laptop", "--preshared-key", "--json")
+    peer = json.loads(r.stdout)
+    assert peer["address"] == "10.8.0.2" and peer["preshared_key"] is True
+    assert '"private_key"' not in r.stdout
+    nets = json.loads(cli(data, "network", "list", "--json").stdout)
+    assert [n["name"] for n in nets] == ["office"]
+    conf = cli(data, "peer", "config", "--network", "office", "laptop").stdout
+    assert conf.startswith("# wgpilot: office / laptop\n[Interface]\nPrivateKey = ")
+    assert "Endpoint = 203.0.113.1:51820" in conf and "PresharedKey = " in conf
+    qr = cli(data, "peer", "config", "--network", "office", "laptop", "--qr").stdout
+    assert "▀" in qr or "█" in qr
+    st = json.loads(cli(data, "status", "--json").stdout)
+    assert st["driver"] == "none" and st["networks"][0]["peers_total"] == 1
+    human = cli(data, "status").stdout
+    assert "NONE" in human and "kernel layer disabled" in human
+
+
+def test_config_check_names_key_and_value(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[log]\nlevel = "loud"\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "wgpilot", "config", "check", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "log.level = 'loud'" in r.stderr and "must be one of" in r.stderr
+    cfg.write_text('[tls]\nmod = "acme"\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "wgpilot", "config", "check", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "unknown key 'tls.mod'" in r.stderr
+    cfg.write_text('listen = ":8443"\n[monitor]\npoll_interval = 2\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "wgpilot", "config", "check", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def test_help_lists_every_command() -> None:
+    r = subprocess.run([sys.executable, "-m", "wgpilot", "--help"], capture_output=True, text=True)
+    for command in ("serve", "init", "status", "network", "peer", "version", "config"):
+        assert f"  {command} " in r.stdout

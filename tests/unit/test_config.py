@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wgpilot import config
+
+
+def test_precedence_file_env_flags(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('driver = "userspace"\n[log]\nlevel = "debug"\n[monitor]\npoll_interval = 3\n')
+    s = config.load(f, env={})
+    assert (s["driver"], s["log.level"], s["monitor.poll_interval"]) == ("userspace", "debug", 3.0)
+    s = config.load(f, env={"WGPILOT_LOG_LEVEL": "error", "WGPILOT_MONITOR_POLL_INTERVAL": "7"})
+    assert (s["log.level"], s["monitor.poll_interval"]) == ("error", 7.0)
+    s = config.load(f, flags={"log.level": "warning", "driver": None}, env={"WGPILOT_LOG_LEVEL": "error"})
+    assert (s["log.level"], s["driver"]) == ("warning", "userspace")
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ('listen = "nope"', {}, "listen = 'nope'"),
+        ("[auth]\nbcrypt_cost = 40", {}, "auth.bcrypt_cost = 40"),
+        ('[auth]\nsession_ttl = "1d"', {}, "must be an integer"),
+        ('[tls]\nmode = "manual"', {}, "needs tls.cert_file"),
+        ("", {"WGPILOT_MONITOR_POLL_INTERVAL": "fast"}, "environment WGPILOT_MONITOR_POLL_INTERVAL"),
+        ("x = 1", {}, "unknown key 'x'"),
+        ("[log", {}, "not valid TOML"),
+    ],
+)
+def test_errors_name_key_value_and_source(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config.load(f, env=env)
+
+
+def test_every_option_is_in_the_default_file_and_the_docs() -> None:
+    text = config.default_toml()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    for opt in config.OPTIONS:
+        name = opt.key.rpartition(".")[2]
+        assert f"# {name} = " in text
+        assert f"`{opt.key}`" in readme, f"docs/configuration.md does not document {opt.key}"
+        assert f"`{opt.env}`" in readme, f"docs/configuration.md does not name {opt.env}"
