@@ -99,6 +99,10 @@ class Driver(Protocol):
         """Adopt an existing link (import): give it the wgpilot alias."""
         ...
 
+    async def unmark(self, name: str) -> None:
+        """Give an adopted link back (a failed import): remove the wgpilot alias."""
+        ...
+
     async def set_link(self, name: str, *, addresses: Sequence[str], mtu: int, up: bool) -> None:
         """Converge addresses (add missing, remove others), MTU and admin state."""
         ...
@@ -161,7 +165,7 @@ class NullDriver:
     async def create(self, name: str) -> None:
         raise KernelError("no WireGuard driver is available (running with --driver none)")
 
-    delete = mark = create
+    delete = mark = unmark = create
 
     async def set_link(self, name: str, *, addresses: Sequence[str], mtu: int, up: bool) -> None:
         raise KernelError("no WireGuard driver is available")

@@ -90,6 +90,10 @@ class FakeDriver:
         self._op("mark")
         self._dev(name).marked = True
 
+    async def unmark(self, name: str) -> None:
+        self._op("unmark")
+        self._dev(name).marked = False
+
     async def set_link(self, name: str, *, addresses: Sequence[str], mtu: int, up: bool) -> None:
         self._op("set_link")
         dev = self._dev(name)

@@ -123,6 +123,10 @@ class Links:
         idx = await self.require_index(name)
         await self._call(f"marking {name}", lambda ipr: ipr.link("set", index=idx, ifalias=MARK))
 
+    async def unmark(self, name: str) -> None:
+        idx = await self.require_index(name)
+        await self._call(f"unmarking {name}", lambda ipr: ipr.link("set", index=idx, ifalias=""))
+
     async def delete(self, name: str) -> None:
         idx = await self.index(name)
         if idx is None:

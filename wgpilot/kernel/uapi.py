@@ -279,6 +279,9 @@ class UserspaceDriver:
     async def mark(self, name: str) -> None:
         await self.links_.mark(name)
 
+    async def unmark(self, name: str) -> None:
+        await self.links_.unmark(name)
+
     async def set_link(self, name: str, *, addresses: Sequence[str], mtu: int, up: bool) -> None:
         await self.links_.set_link(name, addresses=addresses, mtu=mtu, up=up)
 
