@@ -31,7 +31,7 @@ class FakeHost:
     """The host as validation sees it: its addresses and which UDP ports are taken."""
 
     def __init__(self) -> None:
-        self.addresses: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = [
+        self.nets: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = [
             ("eth0", ipaddress.ip_network("192.168.1.0/24")),
         ]
         self.busy_ports: set[int] = set()
@@ -40,13 +40,16 @@ class FakeHost:
     async def networks(
         self, exclude: set[str]
     ) -> list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
-        return [(n, net) for n, net in self.addresses if n not in exclude]
+        return [(n, net) for n, net in self.nets if n not in exclude]
 
     async def port_free(self, port: int) -> bool:
         return port not in self.busy_ports
 
     async def public_address(self) -> str | None:
         return self.public
+
+    async def addresses(self) -> set[str]:
+        return {"192.168.1.10", "127.0.0.1", "::1"}
 
 
 class FakeSysctl:
@@ -76,9 +79,27 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
         await database.close()
 
 
+class RecordingCipher(Cipher):
+    """A real cipher that remembers every secret it encrypted or decrypted, so tests
+    can prove none of them ever shows up where it must not."""
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__(key)
+        self.seen: set[str] = set()
+
+    def encrypt(self, plaintext: str, purpose: str) -> str:
+        self.seen.add(plaintext)
+        return super().encrypt(plaintext, purpose)
+
+    def decrypt(self, token: str, purpose: str) -> str:
+        plaintext = super().decrypt(token, purpose)
+        self.seen.add(plaintext)
+        return plaintext
+
+
 @pytest.fixture
-def cipher(tmp_path: Path) -> Cipher:
-    return Cipher(load_or_create_master_key(tmp_path / "master.key"))
+def cipher(tmp_path: Path) -> RecordingCipher:
+    return RecordingCipher(load_or_create_master_key(tmp_path / "master.key"))
 
 
 @pytest.fixture

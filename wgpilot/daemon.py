@@ -39,6 +39,9 @@ class Daemon:
         self._wake = asyncio.Event()
         self._tasks: list[tuple[str, Task]] = []
         self.ready_callbacks: list[Callable[[], None]] = []
+        self.stop_callbacks: list[Callable[[], None]] = []
+        self.grace_seconds = 15.0
+        self.stop_callbacks.append(self._wake.set)
 
     @property
     def pid_file(self) -> Path:
@@ -105,9 +108,16 @@ class Daemon:
                 code = 1
         self.stopping.set()
         log.info("stopping")
-        for task in reversed(running):
-            if not task.done():
-                task.cancel()
+        # Ask tasks that can finish gracefully (the web server lets in-flight requests
+        # complete) to do so; cancel whatever is still running after the grace period.
+        for callback in self.stop_callbacks:
+            callback()
+        pending = [t for t in running if not t.done()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=self.grace_seconds)
+            for task in reversed(running):
+                if task in still:
+                    task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         stop_wait.cancel()
         with contextlib.suppress(FileNotFoundError):

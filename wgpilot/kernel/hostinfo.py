@@ -85,3 +85,17 @@ class HostInfo:
 
     async def public_address(self) -> str | None:
         return await default_source_address()
+
+    async def addresses(self) -> set[str]:
+        return await local_addresses()
+
+
+async def local_addresses() -> set[str]:
+    """Every address configured on this host (this network namespace)."""
+    out: set[str] = set()
+    async with AsyncIPRoute() as ipr:
+        async for a in await ipr.addr("dump"):
+            address = a.get("address")
+            if address:
+                out.add(str(ipaddress.ip_address(address)))
+    return out

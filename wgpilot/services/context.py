@@ -26,6 +26,7 @@ class Host(Protocol):
     async def networks(self, exclude: set[str]) -> list[tuple[str, IPv4Network | IPv6Network]]: ...
     async def port_free(self, port: int) -> bool: ...
     async def public_address(self) -> str | None: ...
+    async def addresses(self) -> set[str]: ...
 
 
 class ChangeListener(Protocol):
@@ -44,6 +45,11 @@ class Context:
     listeners: list[ChangeListener] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.rekey(self.cipher)
+
+    def rekey(self, cipher: Cipher) -> None:
+        """Use another master key (after a restore): rebuild the repositories on it."""
+        self.cipher = cipher
         self.networks = NetworkRepo(self.cipher)
         self.peers = PeerRepo(self.cipher)
         self.bridges = BridgeRepo()

@@ -8,7 +8,7 @@ from typing import Any
 
 from wgpilot.domain.errors import WgpilotError
 from wgpilot.domain.models import Network
-from wgpilot.kernel.driver import DeviceState
+from wgpilot.kernel.driver import DeviceState, PeerState
 from wgpilot.services.context import Context
 
 ONLINE_THRESHOLD = 180
@@ -57,12 +57,14 @@ class Status:
     networks: list[NetworkStatus] = field(default_factory=list)
     foreign_interfaces: list[str] = field(default_factory=list)
     diagnostics: list[str] = field(default_factory=list)
+    peers: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "driver": self.driver,
             "kernel_enabled": self.driver != "none",
             "networks": [n.as_dict() for n in self.networks],
+            "peers": self.peers,
             "foreign_interfaces": self.foreign_interfaces,
             "diagnostics": self.diagnostics,
         }
@@ -72,7 +74,25 @@ def online(last_handshake: float, now: float, threshold: int = ONLINE_THRESHOLD)
     return last_handshake > 0 and now - last_handshake < threshold
 
 
-async def collect(ctx: Context, *, threshold: int = ONLINE_THRESHOLD) -> Status:
+def peer_status(
+    peer_id: int, network_id: int, p: PeerState, is_online: bool, rx_rate: float = 0.0, tx_rate: float = 0.0
+) -> dict[str, Any]:
+    """The API's "peer status" object."""
+    return {
+        "peer_id": peer_id,
+        "network_id": network_id,
+        "public_key": p.public_key,
+        "online": is_online,
+        "last_handshake": int(p.last_handshake) if p.last_handshake else None,
+        "rx_bytes": p.rx_bytes,
+        "tx_bytes": p.tx_bytes,
+        "rx_rate": rx_rate,
+        "tx_rate": tx_rate,
+        "endpoint": p.endpoint,
+    }
+
+
+async def collect(ctx: Context, *, threshold: int = ONLINE_THRESHOLD, with_peers: bool = False) -> Status:
     status = Status(driver=ctx.driver.name)
     now = ctx.clock()
     counts = await ctx.peers.counts_by_network(ctx.db)
@@ -93,11 +113,15 @@ async def collect(ctx: Context, *, threshold: int = ONLINE_THRESHOLD) -> Status:
             else:
                 try:
                     dev: DeviceState = await ctx.driver.device(net.interface)
+                    ids = await ctx.peers.ids_by_key(ctx.db, net.id)
                     for p in dev.peers.values():
                         ns.rx_bytes += p.rx_bytes
                         ns.tx_bytes += p.tx_bytes
-                        if online(p.last_handshake, now, threshold):
+                        is_online = online(p.last_handshake, now, threshold)
+                        if is_online:
                             ns.peers_online += 1
+                        if with_peers and p.public_key in ids:
+                            status.peers.append(peer_status(ids[p.public_key], net.id, p, is_online))
                 except WgpilotError as exc:
                     ns.error = exc.message
         elif net.enabled and ctx.kernel_enabled:

@@ -175,6 +175,10 @@ class PeerRepo:
             for r in rows
         ]
 
+    async def ids_by_key(self, conn: Conn, network_id: int) -> dict[str, int]:
+        rows = await conn.fetchall("SELECT public_key, id FROM peers WHERE network_id = ?", (network_id,))
+        return {r[0]: r[1] for r in rows}
+
     async def secrets(self, conn: Conn, peer_id: int) -> PeerSecrets:
         r = await conn.fetchone("SELECT private_key, preshared_key FROM peers WHERE id = ?", (peer_id,))
         if r is None:

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import asyncio
+
+from tests.api.conftest import make_client
+
+
+async def test_network_crud(client) -> None:
+    r = await client.post(
+        "/api/networks",
+        json={
+            "name": "lab",
+            "mode": "hub-routed",
+            "subnet": "10.9.0.0/24",
+            "subnet6": "fd00:9::/64",
+            "listen_port": 51821,
+            "mtu": 1380,
+        },
+    )
+    assert r.status_code == 201
+    net = r.json()
+    assert (
+        net["interface"] == "wg1"
+        and net["inter_peer_routing"] is True
+        and net["server_address6"] == "fd00:9::1"
+    )
+    assert "private_key" not in net
+    nets = (await client.get("/api/networks")).json()
+    assert nets["total"] == 2 and [n["name"] for n in nets["items"]] == ["office", "lab"]
+    assert (await client.get("/api/networks?limit=1&offset=1")).json()["items"][0]["name"] == "lab"
+    r = await client.put(f"/api/networks/{net['id']}", json={"listen_port": 51822, "nat_enabled": True})
+    assert r.status_code == 200 and r.json()["listen_port"] == 51822 and r.json()["nat_enabled"] is True
+    assert (await client.post(f"/api/networks/{net['id']}/disable")).json()["enabled"] is False
+    assert (await client.post(f"/api/networks/{net['id']}/enable")).json()["enabled"] is True
+    assert (await client.delete(f"/api/networks/{net['id']}")).status_code == 204
+    r = await client.get(f"/api/networks/{net['id']}")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NETWORK_NOT_FOUND"
+
+
+async def test_network_errors_name_fields(client) -> None:
+    cases = [
+        ({"name": "x", "subnet": "10.8.0.0/16"}, 422, "subnet"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "listen_port": 51820}, 422, "listen_port"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "listen_port": 70000}, 422, "listen_port"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "listen_port": "51830"}, 422, "listen_port"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "mode": "mesh"}, 422, "mode"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "bogus": 1}, 422, "bogus"),
+        ({"subnet": "10.9.0.0/24"}, 422, "name"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "mtu": 2**70}, 422, "mtu"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "dns_servers": "1.1.1.1"}, 422, "dns_servers"),
+        ({"name": "x", "subnet": "10.9.0.0/24", "dns_servers": ["1.1.1.1", "$(id)"]}, 422, "dns_servers[1]"),
+    ]
+    for body, status, field in cases:
+        r = await client.post("/api/networks", json=body)
+        assert r.status_code == status, (body, r.text)
+        err = r.json()["error"]
+        assert set(err) == {"code", "message", "fields"}
+        assert field in [f["field"] for f in err["fields"]], (body, err)
+    assert (await client.get("/api/networks")).json()["total"] == 1
+
+
+async def test_malformed_requests(client) -> None:
+    r = await client.post("/api/networks", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_JSON"
+    r = await client.post("/api/networks", content=b'{"name": "x"}', headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    r = await client.post("/api/networks", json=[1, 2])
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "body"
+    r = await client.post(
+        "/api/networks", content=b'{"name": NaN}', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        "/api/networks", content=b"[" * 100000, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        "/api/networks", content=b"x" * (2 << 20), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    r = await client.get("/api/networks?limit=0")
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "limit"
+    for q in (
+        "limit=99999999999999999999999",
+        "offset=-1",
+        "limit=abc",
+        "nope=1",
+        "offset=9223372036854775808",
+    ):
+        r = await client.get(f"/api/networks?{q}")
+        assert r.status_code == 422, q
+    assert (await client.get("/api/networks/99999999999999999999999")).status_code == 404
+    assert (await client.get("/api/networks/0")).status_code == 404
+    assert (await client.get("/api/networks/-1")).status_code == 404
+
+
+async def test_peer_lifecycle_config_and_qr(client) -> None:
+    r = await client.post(
+        "/api/networks/1/peers",
+        json={"name": "laptop", "preshared_key": True, "client_allowed_ips": ["192.168.50.0/24"]},
+    )
+    assert r.status_code == 201
+    p = r.json()
+    assert p["address"] == "10.8.0.3" and p["preshared_key"] is True and p["has_private_key"] is True
+    r = await client.get(f"/api/networks/1/peers/{p['id']}/config")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.headers["content-disposition"] == 'attachment; filename="laptop.conf"'
+    assert "AllowedIPs = 192.168.50.0/24" in r.text and "Endpoint = 203.0.113.10:51820" in r.text
+    png = await client.get(f"/api/networks/1/peers/{p['id']}/qr")
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    svg = await client.get(f"/api/networks/1/peers/{p['id']}/qr?format=svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content
+    r = await client.put(
+        f"/api/networks/1/peers/{p['id']}", json={"name": "renamed", "persistent_keepalive": 0}
+    )
+    assert r.json()["name"] == "renamed" and r.json()["persistent_keepalive"] == 0
+    assert (await client.post(f"/api/networks/1/peers/{p['id']}/disable")).json()["enabled"] is False
+    assert (await client.post(f"/api/networks/1/peers/{p['id']}/enable")).json()["enabled"] is True
+    page = (await client.get("/api/networks/1/peers?search=renam")).json()
+    assert page["total"] == 1 and page["items"][0]["id"] == p["id"]
+    page = (await client.get("/api/networks/1/peers?sort=name&order=desc&limit=1")).json()
+    assert page["total"] == 2 and page["items"][0]["name"] == "renamed"
+    assert (await client.delete(f"/api/networks/1/peers/{p['id']}")).status_code == 204
+    r = await client.get(f"/api/networks/1/peers/{p['id']}")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "PEER_NOT_FOUND"
+    # A peer of another network is not reachable through this one.
+    other = (await client.post("/api/networks", json={"name": "b", "subnet": "10.9.0.0/24"})).json()
+    q = (await client.post(f"/api/networks/{other['id']}/peers", json={"name": "x"})).json()
+    assert (await client.get(f"/api/networks/1/peers/{q['id']}")).status_code == 404
+
+
+async def test_two_hundred_concurrent_peer_creations(client, app) -> None:
+    async def one(i: int) -> int:
+        async with make_client(
+            app, cookie=f"__Host-wgpilot_session={client.cookies.get('__Host-wgpilot_session')}"
+        ) as c:
+            r = await c.post("/api/networks/1/peers", json={"name": f"bulk-{i}"})
+            return r.status_code
+
+    codes = await asyncio.gather(*(one(i) for i in range(200)))
+    assert codes == [201] * 200
+    page = (await client.get("/api/networks/1/peers?limit=1000")).json()
+    assert page["total"] == 201
+    assert len({p["address"] for p in page["items"]}) == 201
+
+
+async def test_bridges(client) -> None:
+    b_net = (await client.post("/api/networks", json={"name": "b", "subnet": "10.9.0.0/24"})).json()
+    r = await client.post(
+        "/api/bridges",
+        json={
+            "network_a_id": 1,
+            "network_b_id": b_net["id"],
+            "direction": "a_to_b",
+            "allowed_cidrs": ["10.9.0.0/25"],
+        },
+    )
+    assert r.status_code == 201
+    bridge = r.json()
+    r = await client.post("/api/bridges", json={"network_a_id": b_net["id"], "network_b_id": 1})
+    assert r.status_code == 422 and "already bridged" in r.text
+    r = await client.post("/api/bridges", json={"network_a_id": 1, "network_b_id": 1})
+    assert r.status_code == 422
+    r = await client.post("/api/bridges", json={"network_a_id": 1, "network_b_id": 999})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "network_b_id"
+    r = await client.put(f"/api/bridges/{bridge['id']}", json={"enabled": False})
+    assert r.json()["enabled"] is False
+    assert (await client.get("/api/bridges")).json()["total"] == 1
+    assert (await client.delete(f"/api/bridges/{bridge['id']}")).status_code == 204
+    assert (await client.get(f"/api/bridges/{bridge['id']}")).status_code == 404
+
+
+async def test_audit_log_records_who_what_and_where(client) -> None:
+    await client.post("/api/networks/1/peers", json={"name": "audited", "preshared_key": True})
+    page = (await client.get("/api/audit-log?action=peer.create")).json()
+    entry = page["items"][0]
+    assert entry["username"] == "admin" and entry["ip_address"] == "198.51.100.7"
+    assert entry["resource"].startswith("peer:") and entry["detail"]["name"] == "audited"
+    assert entry["detail"]["preshared_key"] is True  # the fact, never the key
+    everything = (await client.get("/api/audit-log?limit=1000")).json()
+    actions = {e["action"] for e in everything["items"]}
+    assert {"setup.admin", "setup.server", "network.create", "peer.create", "setup.complete"} <= actions
+    assert (await client.get("/api/audit-log?action=peer.*&limit=1")).json()["total"] >= 2
+    first = everything["items"][-1]["timestamp"]
+    assert (await client.get(f"/api/audit-log?from={first + 10**6}")).json()["total"] == 0
+
+
+async def test_settings_are_redacted(client) -> None:
+    r = await client.put(
+        "/api/settings",
+        json={
+            "smtp_host": "mail.example.com",
+            "smtp_port": 587,
+            "smtp_password": "hunter2-but-longer",
+            "alert_email": "ops@example.com",
+        },
+    )
+    assert r.status_code == 200
+    s = r.json()
+    assert s["smtp_password_set"] is True and "smtp_password" not in s
+    assert "hunter2" not in (await client.get("/api/settings")).text
+    r = await client.put("/api/settings", json={"smtp_port": 0})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "smtp_port"
+    audit = (await client.get("/api/audit-log?action=settings.update")).json()["items"][0]
+    assert "hunter2" not in str(audit)
+
+
+async def test_status_and_system_info(client) -> None:
+    st = (await client.get("/api/status")).json()
+    assert st["driver"] == "fake" and st["networks"][0]["interface"] == "wg0"
+    assert st["networks"][0]["peers_total"] == 1 and len(st["peers"]) == 1
+    info = (await client.get("/api/system/info")).json()
+    assert info["driver"] == "fake" and info["database"]["schema_version"] >= 1
+    health = await client.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "healthy"

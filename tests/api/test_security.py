@@ -1,0 +1,224 @@
+"""Invariants over the whole app and attacks drawn from real flaws in comparable tools."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.routing import Route
+
+from tests.api.conftest import BASE, make_client
+from wgpilot.web import routes
+
+# Routes that answer without a session (SPEC §7). Everything else must say 401.
+PUBLIC = {
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/api/setup/status"),
+    ("POST", "/api/setup/admin"),
+    ("GET", "/health"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/metrics"),
+    ("GET", "/{path:path}"),
+    ("HEAD", "/{path:path}"),
+}
+SETUP_SESSION = {
+    ("PUT", "/api/setup/server"),
+    ("POST", "/api/setup/network"),
+    ("POST", "/api/setup/peer"),
+    ("POST", "/api/setup/import"),
+}
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{\w+(:\w+)?\}", "1", path)
+
+
+def registered(app) -> list[tuple[str, str]]:
+    out = []
+    for route in app.routes:
+        assert isinstance(route, Route)
+        for method in sorted(route.methods or []):
+            out.append((method, route.path))
+    return out
+
+
+async def test_every_route_needs_a_session_unless_allow_listed(client, app) -> None:
+    checked = 0
+    async with make_client(app) as anon:
+        for method, path in registered(app):
+            if (method, path) in PUBLIC or (method == "HEAD" and ("GET", path) in PUBLIC):
+                continue
+            r = await anon.request(method, concrete(path), json={} if method in ("POST", "PUT") else None)
+            if (method, path) in SETUP_SESSION:
+                assert r.status_code == 409, (method, path)  # setup is complete: refused before auth matters
+            else:
+                assert r.status_code == 401, (method, path, r.status_code, r.text)
+                if method != "HEAD":
+                    assert r.json()["error"]["code"] == "UNAUTHORIZED"
+            checked += 1
+    assert checked >= 40
+    # The allow-list itself must name only routes that exist.
+    names = set(registered(app))
+    assert {p for p in PUBLIC if p[1] != "/metrics"} <= names | {("GET", "/metrics")}
+
+
+async def test_cross_origin_and_origin_less_writes_are_refused(client, app) -> None:
+    cookie = client.cookies.get("__Host-wgpilot_session")
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "http://localhost"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+        {},
+    ):
+        async with make_client(app) as c:
+            c.headers.pop("Origin", None)
+            c.cookies.set("__Host-wgpilot_session", cookie)
+            r = await c.post(
+                "/api/networks", json={"name": "csrf", "subnet": "10.66.0.0/24"}, headers=headers
+            )
+            assert r.status_code == 403 and r.json()["error"]["code"] == "CROSS_ORIGIN", headers
+    async with make_client(app) as c:
+        c.headers.pop("Origin", None)
+        c.cookies.set("__Host-wgpilot_session", cookie)
+        r = await c.post(
+            "/api/networks",
+            json={"name": "ok", "subnet": "10.66.0.0/24"},
+            headers={"Referer": f"{BASE}/networks"},
+        )
+        assert r.status_code == 201
+    assert (await client.get("/api/networks")).json()["total"] == 2
+
+
+async def test_foreign_host_headers_are_refused(client, app) -> None:
+    for host in ("evil.example", "localhost.evil.example", "1.2.3.4"):
+        r = await client.get("/health", headers={"Host": host})
+        assert r.status_code == 421, host
+    for host in ("localhost", "127.0.0.1", "[::1]:8443", "203.0.113.10", "192.168.1.10:443"):
+        r = await client.get("/health", headers={"Host": host})
+        assert r.status_code == 200, host
+
+
+async def test_security_headers_everywhere(client) -> None:
+    for path in ("/api/networks", "/health", "/", "/networks/1", "/assets/app-1234.js", "/api/nope"):
+        r = await client.get(path)
+        h = r.headers
+        assert (
+            "script-src 'self'" in h["content-security-policy"]
+            and "unsafe-inline" not in h["content-security-policy"]
+        )
+        assert "frame-ancestors 'none'" in h["content-security-policy"]
+        assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "no-referrer"
+        assert h["strict-transport-security"].startswith("max-age=")
+    assert (await client.get("/api/networks")).headers["cache-control"] == "no-store"
+    assert "immutable" in (await client.get("/assets/app-1234.js")).headers["cache-control"]
+    assert (await client.get("/")).headers["cache-control"] == "no-cache"
+
+
+TRAVERSALS = [
+    "../../../etc/passwd",
+    "..%2f..%2f..%2fetc%2fpasswd",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "//etc/passwd",
+    "assets/../../../../etc/passwd",
+    "assets/%2e%2e/%2e%2e/etc/passwd",
+    "..\\..\\etc\\passwd",
+]
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+async def test_path_traversal_on_static_and_download_routes(client, app, logged_in: bool) -> None:
+    async with make_client(app) as c:
+        if logged_in:
+            c.cookies.set("__Host-wgpilot_session", client.cookies.get("__Host-wgpilot_session"))
+        for t in TRAVERSALS:
+            for path in (
+                f"/{t}",
+                f"/assets/{t}",
+                f"/api/networks/1/peers/{t}/config",
+                f"/api/networks/{t}/peers/1/qr",
+            ):
+                r = await c.get(path)
+                assert b"root:" not in r.content, path
+                assert r.status_code in (200, 404), (path, r.status_code)
+                if r.status_code == 200:
+                    assert (
+                        r.headers["content-type"].startswith("text/html") and b"<title>wgpilot" in r.content
+                    )
+
+
+EVIL = [
+    "a\nPostUp = touch /tmp/pwned",
+    "a\r\n[Peer]",
+    "x\0y",
+    "[Peer]",
+    "PostUp = id",
+    "$(id)",
+    "`id`",
+    "${IFS}cat${IFS}/etc/passwd",
+    "<script>alert(1)</script>",
+]
+
+
+async def test_injection_in_every_text_field_never_reaches_the_config(client) -> None:
+    fields = [
+        ("/api/networks/1/peers", lambda e: {"name": e}),
+        ("/api/networks/1/peers", lambda e: {"name": "p", "endpoint": f"{e}:51820"}),
+        ("/api/networks/1/peers", lambda e: {"name": "p", "client_allowed_ips": [e]}),
+        ("/api/networks/1/peers", lambda e: {"name": "p", "email": e}),
+        ("/api/networks", lambda e: {"name": e, "subnet": "10.77.0.0/24"}),
+        ("/api/networks", lambda e: {"name": "n", "subnet": "10.77.0.0/24", "dns_servers": [e]}),
+        ("/api/networks", lambda e: {"name": "n", "subnet": e}),
+    ]
+    for path, body in fields:
+        for evil in EVIL:
+            r = await client.post(path, json=body(evil))
+            assert r.status_code == 422, (path, evil, r.status_code)
+    r = await client.put("/api/settings", json={"hostname": "vpn.example.com\nPostUp = id"})
+    assert r.status_code == 422
+    r = await client.put("/api/networks/1", json={"dns_servers": ["1.1.1.1\n[Peer]"]})
+    assert r.status_code == 422
+    peers = (await client.get("/api/networks/1/peers")).json()["items"]
+    for p in peers:
+        conf = (await client.get(f"/api/networks/1/peers/{p['id']}/config")).text
+        assert conf.count("[Peer]") == 1 and conf.count("[Interface]") == 1
+        assert not any(
+            line.split("=")[0].strip() in ("PostUp", "PreUp", "PostDown", "PreDown", "Table")
+            for line in conf.splitlines()
+        )
+
+
+async def test_huge_integers_and_absurd_pagination(client) -> None:
+    for body in (
+        {"name": "x", "subnet": "10.9.0.0/24", "listen_port": 2**63},
+        {"name": "x", "subnet": "10.9.0.0/24", "mtu": -(2**64)},
+    ):
+        assert (await client.post("/api/networks", json=body)).status_code == 422
+    r = await client.post("/api/networks/1/peers", json={"name": "x", "expires_at": 2**63})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "expires_at"
+    for q in ("limit=1001", "offset=99999999999", "limit=-5", "limit=1e3"):
+        assert (await client.get(f"/api/networks/1/peers?{q}")).status_code == 422, q
+        assert (await client.get(f"/api/audit-log?{q}")).status_code == 422, q
+
+
+async def test_over_long_password_is_refused_not_truncated(app, state) -> None:
+    from wgpilot.services import setup_state
+
+    await state.ctx.db.fetchval("SELECT 1")
+    token = await setup_state.issue_install_token(state.ctx)
+    async with make_client(app) as c:
+        r = await c.post(
+            "/api/setup/admin", json={"install_token": token, "username": "admin", "password": "p" * 80}
+        )
+        assert r.status_code == 422 and "72 bytes" in r.json()["error"]["message"]
+
+
+async def test_openapi_document(client) -> None:
+    doc = (await client.get("/api/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    ops = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
+    for op in routes.OPERATIONS:
+        assert (op.method, re.sub(r"\{(\w+):\w+\}", r"{\1}", op.path)) in ops
+    net = doc["components"]["schemas"]["NetworkCreate"]
+    assert net["additionalProperties"] is False and "subnet" in net["required"]

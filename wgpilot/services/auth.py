@@ -1,0 +1,208 @@
+"""Accounts and sessions: bcrypt password hashes, HS256 session tokens bound to a
+per-user session version (logout and password change bump it, which revokes every
+token issued before), and the per-IP login rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import bcrypt
+import jwt
+
+from wgpilot.domain import validate
+from wgpilot.domain.errors import AuthError, RateLimitedError, ValidationError
+from wgpilot.domain.models import Actor, User
+from wgpilot.services.context import Context
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD = 10
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores everything after byte 72: refuse instead of truncating
+LOGIN_ATTEMPTS = 5
+LOGIN_WINDOW = 60.0
+ALGORITHM = "HS256"
+
+
+def check_password(password: str, field: str = "password") -> str:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError.field(field, f"must be at least {MIN_PASSWORD} characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise ValidationError.field(
+            field,
+            f"is longer than {MAX_PASSWORD_BYTES} bytes; bcrypt would silently ignore the rest, "
+            "so choose a shorter passphrase",
+        )
+    if "\0" in password:
+        raise ValidationError.field(field, "must not contain NUL characters")
+    return password
+
+
+def check_username(username: str, field: str = "username") -> str:
+    username = validate.name(username, field)
+    if len(username) > 32:
+        raise ValidationError.field(field, "must be at most 32 characters")
+    return username
+
+
+class RateLimiter:
+    """Sliding window: at most ``limit`` events per ``window`` seconds per key."""
+
+    def __init__(
+        self,
+        limit: int = LOGIN_ATTEMPTS,
+        window: float = LOGIN_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._events: dict[str, deque[float]] = {}
+
+    def hit(self, key: str) -> None:
+        now = self.clock()
+        q = self._events.setdefault(key, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if len(q) >= self.limit:
+            retry = max(1, int(q[0] + self.window - now) + 1)
+            raise RateLimitedError(f"too many login attempts; try again in {retry} s", retry_after=retry)
+        q.append(now)
+        if len(self._events) > 10_000:  # bound memory under a spray of addresses
+            for k in [k for k, v in self._events.items() if not v or v[-1] <= now - self.window]:
+                del self._events[k]
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    token: str
+    expires_at: int
+
+
+class AuthService:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        session_ttl: int = 86400,
+        bcrypt_cost: int = 12,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.session_ttl = session_ttl
+        self.bcrypt_cost = bcrypt_cost
+        self.limiter = limiter or RateLimiter()
+        self._secret: bytes | None = None
+        self._dummy_hash: bytes | None = None
+
+    # -- secrets and hashing -----------------------------------------------------------------
+    async def secret(self) -> bytes:
+        if self._secret is None:
+            value = await self.ctx.settings.get_secret(self.ctx.db, "jwt_secret")
+            if value is None:
+                value = secrets.token_hex(32)  # 256 bits
+                async with self.ctx.db.transaction() as tx:
+                    existing = await self.ctx.settings.get_secret(tx, "jwt_secret")
+                    if existing is None:
+                        await self.ctx.settings.set(tx, "jwt_secret", value)
+                    else:
+                        value = existing
+            self._secret = bytes.fromhex(value)
+        return self._secret
+
+    async def hash_password(self, password: str) -> str:
+        salt = bcrypt.gensalt(rounds=self.bcrypt_cost)
+        hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
+        return hashed.decode()
+
+    async def _verify(self, password: str, hashed: str | None) -> bool:
+        data = password.encode()
+        if len(data) > MAX_PASSWORD_BYTES:
+            return False
+        if hashed is None:
+            # Same cost as a real check, so response time does not reveal unknown users.
+            if self._dummy_hash is None:
+                self._dummy_hash = bcrypt.hashpw(b"wgpilot-dummy", bcrypt.gensalt(rounds=self.bcrypt_cost))
+            await asyncio.to_thread(bcrypt.checkpw, data, self._dummy_hash)
+            return False
+        return await asyncio.to_thread(bcrypt.checkpw, data, hashed.encode())
+
+    # -- sessions ----------------------------------------------------------------------------------
+    async def issue(self, user: User) -> Session:
+        now = self.ctx.now()
+        exp = now + self.session_ttl
+        claims = {
+            "sub": str(user.id),
+            "sv": user.session_version,
+            "iat": now,
+            "exp": exp,
+            "jti": secrets.token_urlsafe(12),
+        }
+        token = jwt.encode(claims, await self.secret(), algorithm=ALGORITHM)
+        return Session(user, token, exp)
+
+    async def authenticate(self, token: str) -> User | None:
+        """The user a session token belongs to, or None (expired, forged, revoked)."""
+        if not token or len(token) > 4096:
+            return None
+        try:
+            # Expiry is checked against the service clock (injectable), not PyJWT's.
+            claims = jwt.decode(
+                token,
+                await self.secret(),
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub", "sv"], "verify_exp": False, "verify_iat": False},
+            )
+            user_id = int(claims["sub"])
+            if int(claims["exp"]) <= self.ctx.now():
+                return None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        user = await self.ctx.users.get(self.ctx.db, user_id)
+        if user is None or user.session_version != claims["sv"]:
+            return None
+        return user
+
+    # -- use cases -----------------------------------------------------------------------------------
+    async def login(self, username: str, password: str, ip: str | None) -> Session:
+        self.limiter.hit(ip or "unknown")
+        user = await self.ctx.users.get_by_username(self.ctx.db, username)
+        ok = await self._verify(password, user.password_hash if user else None)
+        if not ok or user is None:
+            log.warning("login failed", extra={"username": username[:64], "ip": ip})
+            raise AuthError("wrong username or password", code="INVALID_CREDENTIALS")
+        async with self.ctx.db.transaction() as tx:
+            await self.ctx.audit.record(
+                tx, Actor(user.id, user.username, ip), "auth.login", f"user:{user.id}", {}, self.ctx.now()
+            )
+        log.info("login", extra={"username": user.username, "ip": ip})
+        return await self.issue(user)
+
+    async def logout(self, user: User, ip: str | None) -> None:
+        now = self.ctx.now()
+        async with self.ctx.db.transaction() as tx:
+            await self.ctx.users.bump_session_version(tx, user.id, now)
+            await self.ctx.audit.record(
+                tx, Actor(user.id, user.username, ip), "auth.logout", f"user:{user.id}", {}, now
+            )
+
+    async def change_password(self, user: User, current: str, new: str, ip: str | None) -> Session:
+        if not await self._verify(current, user.password_hash):
+            raise ValidationError.field("current_password", "is not your current password")
+        check_password(new, "new_password")
+        if current == new:
+            raise ValidationError.field("new_password", "must differ from the current password")
+        hashed = await self.hash_password(new)
+        now = self.ctx.now()
+        async with self.ctx.db.transaction() as tx:
+            await self.ctx.users.set_password(tx, user.id, hashed, now)
+            await self.ctx.audit.record(
+                tx, Actor(user.id, user.username, ip), "auth.password_change", f"user:{user.id}", {}, now
+            )
+        fresh = await self.ctx.users.get(self.ctx.db, user.id)
+        assert fresh is not None
+        return await self.issue(fresh)

@@ -1,0 +1,177 @@
+"""Operations: the declaration of one API endpoint (method, path, schemas, auth,
+response) and the wrapper that turns it into a Starlette endpoint. routes.py lists
+them once; openapi.py documents the same list; tests walk it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from wgpilot.domain.errors import AuthError, ValidationError
+from wgpilot.domain.models import Actor, User
+from wgpilot.web.schemas import Query, Schema
+
+if TYPE_CHECKING:
+    from wgpilot.web.state import WebState
+
+SESSION_COOKIE = "__Host-wgpilot_session"
+ID_MAX = 10**18 - 1
+
+
+class IdConvertor(Convertor[int]):
+    """Positive ids of at most 18 digits: anything else simply does not match (404),
+    so no path parameter can overflow SQLite's 64-bit integers."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+AuthMode = Literal["session", "public", "setup"]
+
+
+@dataclass
+class ApiRequest:
+    request: Request
+    state: WebState
+    body: dict[str, Any]
+    query: dict[str, Any]
+    params: dict[str, Any]
+    user: User | None
+    actor: Actor
+    raw: bytes = b""
+
+    @property
+    def ip(self) -> str | None:
+        return client_ip(self.request)
+
+
+Handler = Callable[[ApiRequest], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: Schema | None = None
+    partial: bool = False  # PUT: every field optional
+    query: Query = field(default_factory=Query)
+    status: int = 200
+    response: Schema | str | None = None  # a schema, a media type, or None for 204
+    auth: AuthMode = "session"
+    raw_body: str | None = None  # media type of a non-JSON body (restore)
+    max_body: int = 1 << 20
+    precheck: Callable[[WebState], Awaitable[None]] | None = None  # runs before auth and parsing
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+def client_ip(request: Request) -> str | None:
+    if request.scope.get("wgpilot.local"):
+        return "local"
+    return request.client.host if request.client else None
+
+
+async def current_user(request: Request, state: WebState) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await state.auth.authenticate(token)
+
+
+async def _json_body(request: Request, op: Op) -> dict[str, Any]:
+    assert op.body is not None
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    if ctype != "application/json":
+        raise UnsupportedMedia("send the body as application/json")
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ValidationError.field("body", "is not valid JSON", code="INVALID_JSON") from None
+    return op.body.parse(data, partial=op.partial)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class UnsupportedMedia(Exception):
+    pass
+
+
+def endpoint(op: Op) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        state: WebState = request.app.state.wgpilot
+        if op.precheck is not None:
+            await op.precheck(state)
+        user: User | None = None
+        local = bool(request.scope.get("wgpilot.local"))
+        if local:
+            actor = Actor(None, "cli", "local")
+        else:
+            user = await current_user(request, state)
+            actor = (
+                Actor(user.id, user.username, client_ip(request))
+                if user
+                else Actor(None, "anonymous", client_ip(request))
+            )
+        if op.auth == "session" and user is None and not local:
+            raise AuthError("log in first", code="UNAUTHORIZED")
+        query = op.query.parse(request.query_params)
+        body: dict[str, Any] = {}
+        raw = b""
+        try:
+            if op.body is not None:
+                body = await _json_body(request, op)
+            elif op.raw_body is not None:
+                ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+                if ctype != op.raw_body:
+                    raise UnsupportedMedia(f"send the body as {op.raw_body}")
+                raw = await request.body()
+        except UnsupportedMedia as exc:
+            from wgpilot.web.errors import error_response
+
+            return error_response(415, "UNSUPPORTED_MEDIA_TYPE", str(exc))
+        api = ApiRequest(request, state, body, query, dict(request.path_params), user, actor, raw)
+        result = await op.handler(api)
+        if isinstance(result, Response):
+            return result
+        if result is None:
+            return Response(status_code=204)
+        return JSONResponse(result, status_code=op.status)
+
+    run.__name__ = op.operation_id
+    return run
+
+
+def body_limits(ops: list[Op]) -> Callable[[str], int]:
+    """Body limit by request path: the largest limit of any operation whose path
+    prefix matches (restore takes archives; everything else small JSON)."""
+    big = [(o.path.split("{")[0], o.max_body) for o in ops if o.max_body > 1 << 20]
+    default = 1 << 20
+
+    def limit(path: str) -> int:
+        for prefix, size in big:
+            if path == prefix or path.startswith(prefix):
+                return size
+        return default
+
+    return limit

@@ -1,0 +1,60 @@
+"""The Starlette application: routes, error mapping, middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from wgpilot.domain.errors import WgpilotError
+from wgpilot.web import errors, routes
+from wgpilot.web.api import body_limits
+from wgpilot.web.hosts import HostPolicy
+from wgpilot.web.middleware import Guard, Headers, Observe
+from wgpilot.web.state import WebState
+from wgpilot.web.static import StaticUI
+
+
+def create_app(state: WebState, *, static: StaticUI | None = None, record: Any = None) -> Starlette:
+    hosts = HostPolicy(state.ctx, state.settings["listen"])
+    refresh_pending: set[asyncio.Task[None]] = set()
+
+    def on_change(kind: str, network_id: int | None) -> None:
+        if kind in ("settings", "restore"):
+            task = asyncio.get_running_loop().create_task(hosts.refresh())
+            refresh_pending.add(task)
+            task.add_done_callback(refresh_pending.discard)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hosts.refresh()
+        state.ctx.listeners.append(on_change)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ValueError):
+                state.ctx.listeners.remove(on_change)
+
+    limits = body_limits(routes.OPERATIONS)
+    app = Starlette(
+        routes=routes.build(static),
+        middleware=[
+            Middleware(Observe, record=record),
+            Middleware(Guard, allowed_hosts=hosts, body_limit=limits),
+            Middleware(Headers),
+        ],
+        exception_handlers={
+            WgpilotError: errors.domain_handler,
+            HTTPException: errors.http_handler,
+            Exception: errors.unexpected_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.wgpilot = state
+    app.state.hosts = hosts
+    return app

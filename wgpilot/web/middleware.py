@@ -1,0 +1,234 @@
+"""Pure-ASGI middleware, outermost first:
+
+    Guard      Host allow-list (DNS rebinding), same-origin check on state-changing
+               requests (CSRF), request body size limit
+    Headers    CSP, HSTS, nosniff, frame-ancestors, Referrer-Policy; no-store on
+               everything that is not a static asset
+    Observe    access log line and request metrics by route template
+
+Requests arriving on the local control socket (``scope["wgpilot.local"]``) skip the
+browser protections: they are authenticated by the socket's file permissions.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("wgpilot.http")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+]
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+async def _reject(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message, "fields": []}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+def split_host(value: str) -> str:
+    """Host header → host name or IP, without port and brackets, lower case."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+class Guard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: Callable[[], tuple[set[str], bool]],
+        body_limit: Callable[[str], int],
+    ) -> None:
+        self.app = app
+        self.allowed_hosts = allowed_hosts  # → (names, any_ip_literal_allowed)
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("wgpilot.local"):
+            await self.app(scope, receive, send)
+            return
+        host_header = _header(scope, b"host")
+        host = split_host(host_header or "")
+        names, any_ip = self.allowed_hosts()
+        if host not in names:
+            try:
+                ipaddress.ip_address(host)
+                is_ip = True
+            except ValueError:
+                is_ip = False
+            if not (is_ip and any_ip):
+                await _reject(
+                    send,
+                    421,
+                    "HOST_NOT_ALLOWED",
+                    f"this server does not answer to {host or 'an empty Host header'!r}",
+                )
+                return
+        if scope["method"] in UNSAFE_METHODS:
+            origin = _header(scope, b"origin") or _header(scope, b"referer")
+            if not origin or not _same_origin(origin, host_header or ""):
+                await _reject(
+                    send, 403, "CROSS_ORIGIN", "cross-origin or origin-less state-changing request refused"
+                )
+                return
+        limit = self.body_limit(scope["path"])
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                await _reject(send, 400, "BAD_REQUEST", "invalid Content-Length")
+                return
+            if int(length) > limit:
+                await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes")
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyTooLarge:
+            await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _host_port(netloc: str) -> tuple[str, str]:
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        host, _, rest = netloc[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else "443"
+    host, sep, port = netloc.partition(":")
+    return host, port if sep else "443"
+
+
+def _same_origin(origin: str, host_header: str) -> bool:
+    """Origin (or Referer) is https:// and names exactly the host and port we were asked as."""
+    origin = origin.strip().lower()
+    if not origin.startswith("https://"):
+        return False
+    netloc = origin[len("https://") :].split("/", 1)[0]
+    return _host_port(netloc) == _host_port(host_header)
+
+
+class Headers:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static_asset = scope["path"].startswith("/assets/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if not static_asset and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class Observe:
+    """Access log and request metrics, keyed by the route template (bounded labels)."""
+
+    def __init__(self, app: ASGIApp, record: Callable[[str, str, int, float], None] | None = None) -> None:
+        self.app = app
+        self.record = record
+
+    def template(self, scope: Scope) -> str:
+        router = scope.get("router") or getattr(scope.get("app"), "router", None)
+        for route in getattr(router, "routes", []):
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return str(getattr(route, "path", scope["path"]))
+        return "/api/*" if scope["path"].startswith("/api/") else "static"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            elapsed = time.perf_counter() - start
+            template = self.template(scope)
+            if self.record is not None:
+                self.record(scope["method"], template, status, elapsed)
+            client: Any = scope.get("client")
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": template,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 1),
+                    "ip": "local" if scope.get("wgpilot.local") else (client[0] if client else None),
+                },
+            )

@@ -1,0 +1,170 @@
+"""Serving the app: HTTPS on a TCP socket (443, falling back to 8443 when taken) and
+the local control socket ``<data_dir>/wgpilot.sock`` (mode 0600) through which the
+CLI talks to a running server. Both are uvicorn servers on sockets we bind
+ourselves; the daemon owns signals and asks them to stop, which lets in-flight
+requests finish before the process exits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from wgpilot.domain.errors import RuntimeFailure
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = (443, 8443)
+GRACE_SECONDS = 10
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # signals belong to the daemon, which calls stop()
+
+    def stop(self) -> None:
+        self.should_exit = True
+
+
+def _parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _bind_tcp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if (":" in host or host == "") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # also accept IPv4
+        sock.bind((host or "::", port))
+        sock.listen(512)
+        sock.setblocking(False)
+        return sock
+    except OSError:
+        sock.close()
+        raise
+
+
+def bind_https(listen: str) -> socket.socket:
+    """The HTTPS listening socket: ``listen`` when given, else 443 then 8443."""
+    if listen:
+        host, port = _parse_listen(listen)
+        try:
+            return _bind_tcp(host, port)
+        except OSError as exc:
+            if exc.errno == errno.EAFNOSUPPORT and host == "":
+                return _bind_tcp("0.0.0.0", port)
+            raise RuntimeFailure(f"cannot listen on {listen}: {exc.strerror}", code="LISTEN_FAILED") from exc
+    last: OSError | None = None
+    for port in DEFAULT_PORTS:
+        for host in ("", "0.0.0.0"):
+            try:
+                return _bind_tcp(host, port)
+            except OSError as exc:
+                last = exc
+                if exc.errno == errno.EAFNOSUPPORT:
+                    continue
+                log.warning("port unavailable, trying the next", extra={"port": port, "error": exc.strerror})
+                break
+    raise RuntimeFailure(
+        f"cannot listen on 443 or 8443: {last.strerror if last else 'unknown'}", code="LISTEN_FAILED"
+    )
+
+
+def bind_control(path: Path) -> socket.socket:
+    """The CLI's socket: only the server's own user (and root) may connect."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(64)
+    sock.setblocking(False)
+    return sock
+
+
+def local_app(app: ASGIApp) -> ASGIApp:
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "wgpilot.local": True}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def _config(app: ASGIApp, *, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        lifespan=lifespan,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        ws="none",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+        timeout_keep_alive=30,
+        h11_max_incomplete_event_size=65536,
+    )
+
+
+class WebServer:
+    def __init__(self, app: ASGIApp, ssl_context: ssl.SSLContext, listen: str, control: Path) -> None:
+        self.app = app
+        self.ssl_context = ssl_context
+        self.listen = listen
+        self.control = control
+        self._servers: list[_Server] = []
+        self.address: tuple[str, int] | None = None
+
+    async def run(self) -> None:
+        tcp = bind_https(self.listen)
+        self.address = tcp.getsockname()[:2]
+        uds = bind_control(self.control)
+        https_cfg = _config(self.app, lifespan="on")
+        https_cfg.load()
+        https_cfg.ssl = self.ssl_context
+        local_cfg = _config(local_app(self.app), lifespan="off")
+        local_cfg.load()
+        self._servers = [_Server(https_cfg), _Server(local_cfg)]
+        log.info(
+            "listening",
+            extra={
+                "url": f"https://{self.display_host()}:{self.address[1]}/",
+                "control_socket": str(self.control),
+            },
+        )
+        try:
+            await asyncio.gather(self._servers[0].serve(sockets=[tcp]), self._servers[1].serve(sockets=[uds]))
+        finally:
+            tcp.close()
+            uds.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.control.unlink()
+
+    def display_host(self) -> str:
+        assert self.address is not None
+        host = self.address[0]
+        if host in ("::", "0.0.0.0", "::ffff:0.0.0.0"):
+            return "<this server>"
+        return f"[{host}]" if ":" in host else host
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
