@@ -1,0 +1,261 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { resetClock, serverNow } from './clock';
+import { applySnapshot, applyStatus, backoffDelay, HEARTBEAT_TIMEOUT_MS, LiveStore, type EventSourceLike } from './live';
+import type { PeerStatus } from './types';
+
+const st = (peer_id: number, network_id: number, extra: Partial<PeerStatus> = {}): PeerStatus => ({
+  peer_id,
+  network_id,
+  public_key: `key${peer_id}`,
+  online: false,
+  last_handshake: null,
+  rx_bytes: 0,
+  tx_bytes: 0,
+  rx_rate: 0,
+  tx_rate: 0,
+  endpoint: null,
+  ...extra,
+});
+
+describe('merging SSE events into the cache', () => {
+  it('a snapshot replaces that network only', () => {
+    let cache: Map<number, PeerStatus> = new Map([
+      [1, st(1, 10)],
+      [2, st(2, 10)],
+      [3, st(3, 20)],
+    ]);
+    cache = applySnapshot(cache, 10, { peers: [st(1, 10, { online: true }), st(4, 10)] });
+    expect([...cache.keys()].sort()).toEqual([1, 3, 4]);
+    expect(cache.get(1)?.online).toBe(true);
+    expect(cache.get(3)).toEqual(st(3, 20));
+  });
+
+  it('a status event merges changed peers and keeps the rest', () => {
+    const before = new Map([
+      [1, st(1, 10, { rx_bytes: 100, last_handshake: 5 })],
+      [2, st(2, 10, { rx_bytes: 7 })],
+    ]);
+    const after = applyStatus(before, 10, { peers: [{ peer_id: 1, online: true, last_handshake: 50, rx_rate: 12 }] });
+    expect(after.get(1)).toMatchObject({ online: true, last_handshake: 50, rx_rate: 12, rx_bytes: 100, public_key: 'key1' });
+    expect(after.get(2)).toBe(before.get(2));
+    expect(before.get(1)?.online).toBe(false); // inputs are not mutated
+  });
+
+  it('a status event can clear a handshake or an endpoint explicitly', () => {
+    const before = new Map([[1, st(1, 10, { last_handshake: 5, endpoint: '1.2.3.4:5' })]]);
+    const after = applyStatus(before, 10, { peers: [{ peer_id: 1, last_handshake: null, endpoint: null }] });
+    expect(after.get(1)?.last_handshake).toBeNull();
+    expect(after.get(1)?.endpoint).toBeNull();
+  });
+
+  it('a status event for an unknown peer adds it to the event network', () => {
+    const after = applyStatus(new Map(), 10, { peers: [{ peer_id: 9, online: true }] });
+    expect(after.get(9)).toMatchObject({ peer_id: 9, network_id: 10, online: true, rx_bytes: 0 });
+  });
+
+  it('ignores malformed payloads', () => {
+    const before = new Map([[1, st(1, 10)]]);
+    expect(applyStatus(before, 10, null).get(1)).toEqual(st(1, 10));
+    expect(applyStatus(before, 10, { peers: 'x' }).size).toBe(1);
+    expect(applyStatus(before, 10, { peers: [{ nope: 1 }, 5] }).size).toBe(1);
+    expect(applySnapshot(before, 10, { peers: [{ peer_id: 'x' }] }).size).toBe(0);
+  });
+});
+
+describe('backoff', () => {
+  it('doubles from 1 s and stops at 30 s', () => {
+    const none = () => 0;
+    expect([0, 1, 2, 3, 4, 5, 6, 10].map((a) => backoffDelay(a, none))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    expect(backoffDelay(0, () => 1)).toBe(1200);
+  });
+});
+
+// ---- the store with a fake EventSource and fake timers ---------------------
+
+class FakeES implements EventSourceLike {
+  readyState = 0;
+  onopen: ((ev: Event) => unknown) | null = null;
+  onerror: ((ev: Event) => unknown) | null = null;
+  closed = false;
+  private handlers = new Map<string, ((ev: MessageEvent) => void)[]>();
+  constructor(readonly url: string) {}
+  addEventListener(type: string, listener: (ev: MessageEvent) => void): void {
+    this.handlers.set(type, [...(this.handlers.get(type) ?? []), listener]);
+  }
+  close(): void {
+    this.closed = true;
+    this.readyState = 2;
+  }
+  emit(type: string, data: unknown): void {
+    this.readyState = 1;
+    for (const h of this.handlers.get(type) ?? []) h({ data: JSON.stringify(data) } as MessageEvent);
+  }
+  fail(refused = false): void {
+    this.readyState = refused ? 2 : 0;
+    this.onerror?.(new Event('error'));
+  }
+}
+
+class Timers {
+  now = 0;
+  private next = 1;
+  private pending = new Map<number, { at: number; fn: () => void }>();
+  set = (fn: () => void, ms: number): unknown => {
+    const id = this.next++;
+    this.pending.set(id, { at: this.now + ms, fn });
+    return id;
+  };
+  clear = (h: unknown): void => {
+    this.pending.delete(h as number);
+  };
+  advance(ms: number): void {
+    const until = this.now + ms;
+    for (;;) {
+      const due = [...this.pending.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.pending.delete(due[0]);
+      this.now = due[1].at;
+      due[1].fn();
+    }
+    this.now = until;
+  }
+  get count(): number {
+    return this.pending.size;
+  }
+}
+
+describe('LiveStore', () => {
+  let opened: FakeES[];
+  let timers: Timers;
+  let refused: number;
+  let store: LiveStore;
+
+  beforeEach(() => {
+    opened = [];
+    timers = new Timers();
+    refused = 0;
+    resetClock();
+    store = new LiveStore({
+      open: (url) => {
+        const es = new FakeES(url);
+        opened.push(es);
+        return es;
+      },
+      urlFor: (id) => `/api/networks/${id}/events`,
+      onRefused: () => refused++,
+      setTimeout: timers.set,
+      clearTimeout: timers.clear,
+      random: () => 0,
+    });
+  });
+
+  it('opens one stream per network however many watchers', () => {
+    const a = store.watch(1);
+    const b = store.watch(1);
+    expect(opened.map((e) => e.url)).toEqual(['/api/networks/1/events']);
+    expect(store.getSnapshot().conn[1]).toBe('connecting');
+    a();
+    expect(opened[0]?.closed).toBe(false);
+    b();
+    expect(opened[0]?.closed).toBe(true);
+    expect(store.getSnapshot().conn[1]).toBeUndefined();
+    expect(timers.count).toBe(0);
+  });
+
+  it('merges snapshot then status events and notifies subscribers', () => {
+    let calls = 0;
+    store.subscribe(() => calls++);
+    store.watch(1);
+    const es = opened[0] as FakeES;
+    es.emit('snapshot', { peers: [st(1, 1), st(2, 1)] });
+    expect(store.getSnapshot().conn[1]).toBe('live');
+    expect(store.getSnapshot().peers.size).toBe(2);
+    const before = store.getSnapshot();
+    es.emit('status', { peers: [{ peer_id: 2, online: true, last_handshake: 123 }] });
+    const after = store.getSnapshot();
+    expect(after).not.toBe(before);
+    expect(after.peers.get(2)).toMatchObject({ online: true, last_handshake: 123 });
+    expect(calls).toBeGreaterThanOrEqual(3);
+  });
+
+  it('reconnects with backoff after a drop, and resets the backoff on a snapshot', () => {
+    store.watch(7);
+    (opened[0] as FakeES).fail();
+    expect(opened[0]?.closed).toBe(true);
+    expect(store.getSnapshot().conn[7]).toBe('reconnecting');
+    timers.advance(999);
+    expect(opened.length).toBe(1);
+    timers.advance(1);
+    expect(opened.length).toBe(2);
+    (opened[1] as FakeES).fail();
+    timers.advance(1999);
+    expect(opened.length).toBe(2);
+    timers.advance(1);
+    expect(opened.length).toBe(3);
+    (opened[2] as FakeES).emit('snapshot', { peers: [] });
+    expect(store.getSnapshot().conn[7]).toBe('live');
+    (opened[2] as FakeES).fail();
+    timers.advance(1000);
+    expect(opened.length).toBe(4);
+  });
+
+  it('treats a silent stream as dropped', () => {
+    store.watch(1);
+    const es = opened[0] as FakeES;
+    es.emit('snapshot', { peers: [] });
+    timers.advance(HEARTBEAT_TIMEOUT_MS - 1000);
+    es.emit('heartbeat', { ts: 1_700_000_000 });
+    timers.advance(HEARTBEAT_TIMEOUT_MS - 1000);
+    expect(es.closed).toBe(false);
+    timers.advance(1000);
+    expect(es.closed).toBe(true);
+    expect(store.getSnapshot().conn[1]).toBe('reconnecting');
+  });
+
+  it('a heartbeat sets the server clock', () => {
+    store.watch(1);
+    (opened[0] as FakeES).emit('heartbeat', { ts: 1_000 });
+    expect(Math.abs(serverNow() - 1_000.5)).toBeLessThan(1);
+  });
+
+  it('asks about the session when a stream is refused', () => {
+    store.watch(1);
+    (opened[0] as FakeES).fail(true);
+    expect(refused).toBe(1);
+  });
+
+  it('ignores events from a stream it already replaced', () => {
+    store.watch(1);
+    const old = opened[0] as FakeES;
+    old.fail();
+    timers.advance(1000);
+    old.emit('snapshot', { peers: [st(1, 1)] });
+    expect(store.getSnapshot().peers.size).toBe(0);
+  });
+
+  it('seeds from /api/status only where no stream is live', () => {
+    store.watch(1);
+    (opened[0] as FakeES).emit('snapshot', { peers: [st(1, 1, { rx_bytes: 500 })] });
+    store.seed([st(1, 1, { rx_bytes: 1 }), st(2, 2, { rx_bytes: 9 })]);
+    expect(store.getSnapshot().peers.get(1)?.rx_bytes).toBe(500);
+    expect(store.getSnapshot().peers.get(2)?.rx_bytes).toBe(9);
+  });
+
+  it('reset closes everything and forgets the cache', () => {
+    store.watch(1);
+    store.watch(2);
+    (opened[0] as FakeES).emit('snapshot', { peers: [st(1, 1)] });
+    store.reset();
+    expect(opened.every((e) => e.closed)).toBe(true);
+    expect(store.getSnapshot().peers.size).toBe(0);
+    expect(timers.count).toBe(0);
+  });
+
+  it('stops retrying once nobody watches', () => {
+    const release = store.watch(1);
+    (opened[0] as FakeES).fail();
+    release();
+    timers.advance(60_000);
+    expect(opened.length).toBe(1);
+  });
+});

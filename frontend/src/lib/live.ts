@@ -1,0 +1,244 @@
+// Live peer status: one client cache fed by the per-network SSE streams.
+//
+//   GET /api/networks/{id}/events
+//     event: snapshot   {peers: [PeerStatus]}   first, after every (re)connect
+//     event: status     {peers: [PeerStatus]}   only the peers that changed
+//     event: heartbeat  {ts}                    every 15 s
+//
+// A snapshot replaces what the cache holds for that network (peers deleted in
+// the meantime disappear); a status event merges into it. Pages subscribe to a
+// network while they show it (reference counted); a dropped stream is reopened
+// with exponential backoff, and a stream that stays silent past three missed
+// heartbeats is treated as dropped. Nothing here polls.
+
+import { noteServerSeconds } from './clock';
+import type { PeerStatus } from './types';
+
+export type PeerCache = ReadonlyMap<number, PeerStatus>;
+export type ConnState = 'connecting' | 'live' | 'reconnecting';
+
+function isStatus(v: unknown): v is Partial<PeerStatus> & { peer_id: number } {
+  return typeof v === 'object' && v !== null && typeof (v as PeerStatus).peer_id === 'number';
+}
+
+function peersOf(data: unknown): (Partial<PeerStatus> & { peer_id: number })[] {
+  const peers = typeof data === 'object' && data !== null ? (data as { peers?: unknown }).peers : undefined;
+  return Array.isArray(peers) ? peers.filter(isStatus) : [];
+}
+
+function complete(p: Partial<PeerStatus> & { peer_id: number }, networkId: number, old?: PeerStatus): PeerStatus {
+  return {
+    peer_id: p.peer_id,
+    network_id: p.network_id ?? old?.network_id ?? networkId,
+    public_key: p.public_key ?? old?.public_key ?? '',
+    online: p.online ?? old?.online ?? false,
+    last_handshake: p.last_handshake !== undefined ? p.last_handshake : (old?.last_handshake ?? null),
+    rx_bytes: p.rx_bytes ?? old?.rx_bytes ?? 0,
+    tx_bytes: p.tx_bytes ?? old?.tx_bytes ?? 0,
+    rx_rate: p.rx_rate ?? old?.rx_rate ?? 0,
+    tx_rate: p.tx_rate ?? old?.tx_rate ?? 0,
+    endpoint: p.endpoint !== undefined ? p.endpoint : (old?.endpoint ?? null),
+  };
+}
+
+/** `snapshot` event: the network's peers are exactly these. Returns a new map. */
+export function applySnapshot(cache: PeerCache, networkId: number, data: unknown): Map<number, PeerStatus> {
+  const next = new Map<number, PeerStatus>();
+  for (const [id, s] of cache) if (s.network_id !== networkId) next.set(id, s);
+  for (const p of peersOf(data)) next.set(p.peer_id, complete(p, networkId));
+  return next;
+}
+
+/** `status` event: merge the changed peers (fields absent from an entry are kept). */
+export function applyStatus(cache: PeerCache, networkId: number, data: unknown): Map<number, PeerStatus> {
+  const next = new Map(cache);
+  for (const p of peersOf(data)) next.set(p.peer_id, complete(p, networkId, cache.get(p.peer_id)));
+  return next;
+}
+
+/** 1 s, 2 s, 4 s … capped at 30 s, with up to 20 % random spread. */
+export function backoffDelay(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(30_000, 1000 * 2 ** Math.max(0, attempt));
+  return Math.round(base * (1 + 0.2 * random()));
+}
+
+export const HEARTBEAT_TIMEOUT_MS = 45_000;
+
+// ---- the store ---------------------------------------------------------------
+
+export interface LiveSnapshot {
+  peers: PeerCache;
+  conn: Readonly<Record<number, ConnState>>;
+}
+
+/** The subset of EventSource we use, so tests can hand in a fake. */
+export interface EventSourceLike {
+  readonly readyState: number;
+  onopen: ((ev: Event) => unknown) | null;
+  onerror: ((ev: Event) => unknown) | null;
+  addEventListener(type: string, listener: (ev: MessageEvent) => void): void;
+  close(): void;
+}
+
+export interface LiveDeps {
+  open: (url: string) => EventSourceLike;
+  urlFor: (networkId: number) => string;
+  /** called when a stream was refused outright (e.g. the session ended) */
+  onRefused?: () => void;
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout: (handle: unknown) => void;
+  random?: () => number;
+}
+
+interface Conn {
+  refs: number;
+  es: EventSourceLike | null;
+  attempt: number;
+  retry: unknown;
+  watchdog: unknown;
+}
+
+export class LiveStore {
+  private state: LiveSnapshot = { peers: new Map(), conn: {} };
+  private readonly listeners = new Set<() => void>();
+  private readonly conns = new Map<number, Conn>();
+
+  constructor(private readonly deps: LiveDeps) {}
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): LiveSnapshot => this.state;
+
+  /** Keep network `id` live while the returned function has not been called. */
+  watch(networkId: number): () => void {
+    let c = this.conns.get(networkId);
+    if (!c) {
+      c = { refs: 0, es: null, attempt: 0, retry: null, watchdog: null };
+      this.conns.set(networkId, c);
+      this.connect(networkId, c);
+    }
+    c.refs += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const cur = this.conns.get(networkId);
+      if (!cur) return;
+      cur.refs -= 1;
+      if (cur.refs <= 0) this.stop(networkId, cur);
+    };
+  }
+
+  /** Fill in statuses from /api/status for networks that have no live stream. */
+  seed(statuses: PeerStatus[]): void {
+    const byNet = new Map<number, PeerStatus[]>();
+    for (const s of statuses) {
+      if (this.state.conn[s.network_id] === 'live') continue;
+      const list = byNet.get(s.network_id) ?? [];
+      list.push(s);
+      byNet.set(s.network_id, list);
+    }
+    if (byNet.size === 0) return;
+    let peers: PeerCache = this.state.peers;
+    for (const [nid, list] of byNet) peers = applyStatus(peers, nid, { peers: list });
+    this.set({ ...this.state, peers });
+  }
+
+  /** Forget everything (logout). */
+  reset(): void {
+    for (const [id, c] of [...this.conns]) this.stop(id, c);
+    this.set({ peers: new Map(), conn: {} });
+  }
+
+  private set(next: LiveSnapshot): void {
+    this.state = next;
+    for (const l of [...this.listeners]) l();
+  }
+
+  private setConn(networkId: number, state: ConnState | null): void {
+    const conn = { ...this.state.conn };
+    if (state === null) delete conn[networkId];
+    else conn[networkId] = state;
+    this.set({ ...this.state, conn });
+  }
+
+  private connect(networkId: number, c: Conn): void {
+    this.setConn(networkId, c.attempt === 0 ? 'connecting' : 'reconnecting');
+    const es = this.deps.open(this.deps.urlFor(networkId));
+    c.es = es;
+    this.armWatchdog(networkId, c);
+    const parse = (ev: MessageEvent): unknown => {
+      try {
+        return JSON.parse(String(ev.data));
+      } catch {
+        return null;
+      }
+    };
+    es.addEventListener('snapshot', (ev) => {
+      if (c.es !== es) return;
+      c.attempt = 0;
+      this.armWatchdog(networkId, c);
+      this.state = { ...this.state, peers: applySnapshot(this.state.peers, networkId, parse(ev)) };
+      this.setConn(networkId, 'live');
+    });
+    es.addEventListener('status', (ev) => {
+      if (c.es !== es) return;
+      this.armWatchdog(networkId, c);
+      this.set({ ...this.state, peers: applyStatus(this.state.peers, networkId, parse(ev)) });
+    });
+    es.addEventListener('heartbeat', (ev) => {
+      if (c.es !== es) return;
+      this.armWatchdog(networkId, c);
+      const data = parse(ev);
+      const ts = typeof data === 'object' && data !== null ? (data as { ts?: unknown }).ts : undefined;
+      if (typeof ts === 'number') noteServerSeconds(Math.floor(ts));
+    });
+    es.onerror = () => {
+      if (c.es !== es) return;
+      // EventSource retries by itself only after a network error; a refused
+      // stream (401, 404, wrong type) ends CLOSED. Either way we take over so
+      // the backoff is ours and the page shows "reconnecting".
+      const refused = es.readyState === 2;
+      this.drop(networkId, c);
+      if (refused && this.deps.onRefused) this.deps.onRefused();
+    };
+  }
+
+  private armWatchdog(networkId: number, c: Conn): void {
+    if (c.watchdog !== null) this.deps.clearTimeout(c.watchdog);
+    c.watchdog = this.deps.setTimeout(() => {
+      c.watchdog = null;
+      this.drop(networkId, c);
+    }, HEARTBEAT_TIMEOUT_MS);
+  }
+
+  private drop(networkId: number, c: Conn): void {
+    if (this.conns.get(networkId) !== c) return;
+    c.es?.close();
+    c.es = null;
+    if (c.watchdog !== null) this.deps.clearTimeout(c.watchdog);
+    c.watchdog = null;
+    if (c.retry !== null) return;
+    this.setConn(networkId, 'reconnecting');
+    const delay = backoffDelay(c.attempt, this.deps.random);
+    c.attempt += 1;
+    c.retry = this.deps.setTimeout(() => {
+      c.retry = null;
+      if (this.conns.get(networkId) === c) this.connect(networkId, c);
+    }, delay);
+  }
+
+  private stop(networkId: number, c: Conn): void {
+    c.es?.close();
+    c.es = null;
+    if (c.retry !== null) this.deps.clearTimeout(c.retry);
+    if (c.watchdog !== null) this.deps.clearTimeout(c.watchdog);
+    c.retry = null;
+    c.watchdog = null;
+    this.conns.delete(networkId);
+    this.setConn(networkId, null);
+  }
+}
