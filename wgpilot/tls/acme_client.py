@@ -121,6 +121,8 @@ def issue(cfg: AcmeConfig, domain: str, key_pem: bytes, store: ChallengeStore) -
         order = acme.new_order(crypto_util.make_csr(key_pem, [domain]))
         step = "answering the HTTP-01 challenge"
         for authz in order.authorizations:
+            if authz.body.status == messages.STATUS_VALID:
+                continue  # the CA reuses a recent validation (renewals): nothing to answer
             challb = next((c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)), None)
             if challb is None:
                 raise AcmeError(f"the ACME server offers no HTTP-01 challenge for {domain}")
