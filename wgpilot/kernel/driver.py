@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from wgpilot.domain.errors import KernelError
 from wgpilot.domain.nftrules import Ruleset
@@ -35,9 +35,9 @@ class PeerConfig:
     persistent_keepalive: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PeerState:
-    """A peer as the device reports it."""
+class PeerState(NamedTuple):
+    """A peer as the device reports it. A NamedTuple, not a dataclass: a poll builds
+    10 000 of these, and tuples are built several times faster."""
 
     public_key: str
     preshared_key: str | None

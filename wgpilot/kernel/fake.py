@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from wgpilot.domain import keys
 from wgpilot.domain.errors import KernelError
@@ -47,8 +47,8 @@ class FakeDriver:
 
     def set_stats(self, name: str, public_key: str, *, rx: int, tx: int, handshake: float) -> None:
         dev = self.devs[name]
-        dev.peers[public_key] = replace(
-            dev.peers[public_key], rx_bytes=rx, tx_bytes=tx, last_handshake=handshake
+        dev.peers[public_key] = dev.peers[public_key]._replace(
+            rx_bytes=rx, tx_bytes=tx, last_handshake=handshake
         )
 
     def _op(self, op: str) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from wgpilot.domain import nftrules
 from wgpilot.domain.errors import KernelError, WgpilotError
-from wgpilot.domain.models import Actor, Mode, Network, Role
+from wgpilot.domain.models import Actor, Mode, Network
 from wgpilot.kernel.driver import DeviceState, LinkState, PeerConfig
 from wgpilot.services.context import Context
 from wgpilot.storage.db import Conn
@@ -96,13 +96,7 @@ class Reconciler:
 
     # -- desired state -----------------------------------------------------------
     async def site_routes(self, conn: Conn, network_id: int) -> list[str]:
-        peers = await self.ctx.peers.query(conn, network_id)
-        now = self.ctx.now()
-        routes: list[str] = []
-        for p in peers:
-            if p.enabled and not p.expired(now) and p.role is Role.SITE_GATEWAY:
-                routes.extend(c for c in p.site_networks if c not in routes)
-        return routes
+        return await self.ctx.peers.site_routes(conn, network_id, self.ctx.now())
 
     async def desired_peers(self, conn: Conn, network_id: int) -> dict[str, PeerConfig]:
         rows = await self.ctx.peers.kernel_peers(conn, network_id, self.ctx.now())

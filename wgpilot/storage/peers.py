@@ -188,6 +188,18 @@ class PeerRepo:
             preshared_key=self._cipher.decrypt_opt(r[1], _PSK),
         )
 
+    async def site_routes(self, conn: Conn, network_id: int, now: int) -> list[str]:
+        """Site networks of the enabled, unexpired site gateways: what the server routes in."""
+        rows = await conn.fetchall(
+            "SELECT site_networks FROM peers WHERE network_id = ? AND role = 'site-gateway' AND enabled = 1"
+            " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id",
+            (network_id, now),
+        )
+        out: list[str] = []
+        for r in rows:
+            out.extend(c for c in load_list(r[0]) if c not in out)
+        return out
+
     async def site_networks(
         self, conn: Conn, network_id: int, exclude_peer: int | None = None
     ) -> list[tuple[str, str]]:

@@ -12,8 +12,11 @@ def dump_list(values: Iterable[str]) -> str:
 
 
 def load_list(text: str | None) -> tuple[str, ...]:
-    if not text:
+    if not text or text == "[]":
         return ()
+    # Fast path for what we write ourselves: CIDRs and names never need JSON escapes.
+    if text.startswith('["') and text.endswith('"]') and "\\" not in text:
+        return tuple(text[2:-2].split('","'))
     return tuple(json.loads(text))
 
 
