@@ -1,0 +1,112 @@
+"""systemd notifications (``Type=notify``) over ``$NOTIFY_SOCKET``, without libsystemd.
+
+``READY=1`` once reconcile is done and the server listens, ``WATCHDOG=1`` at half of
+``$WATCHDOG_USEC``, ``STOPPING=1`` on shutdown, ``STATUS=`` free text for
+``systemctl status``. Outside systemd (no ``$NOTIFY_SOCKET``) every call is a no-op.
+
+Wiring (the daemon): ``attach(daemon)`` does all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.address = env.get("NOTIFY_SOCKET", "")
+        usec = env.get("WATCHDOG_USEC", "")
+        pid = env.get("WATCHDOG_PID", "")
+        # WATCHDOG_PID names the process the watchdog is meant for (not a child we spawned)
+        mine = not pid or (pid.isdigit() and int(pid) == os.getpid())
+        self.watchdog_seconds = int(usec) / 1e6 if usec.isdigit() and int(usec) > 0 and mine else 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address)
+
+    def notify(self, *lines: str) -> bool:
+        """Send ``KEY=value`` lines as one datagram; False (logged) when it could not be sent."""
+        if not self.address:
+            return False
+        address = self.address
+        if address.startswith("@"):  # abstract namespace
+            address = "\0" + address[1:]
+        elif not address.startswith("/"):
+            log.warning("NOTIFY_SOCKET is neither a path nor abstract", extra={"notify_socket": address})
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.connect(address)
+                sock.sendall("\n".join(lines).encode())
+            return True
+        except OSError as exc:
+            log.warning("sd_notify failed", extra={"error": str(exc)})
+            return False
+
+    def ready(self, status: str = "") -> bool:
+        return self.notify("READY=1", *([f"STATUS={status}"] if status else []))
+
+    def stopping(self, status: str = "stopping") -> bool:
+        return self.notify("STOPPING=1", f"STATUS={status}")
+
+    def status(self, text: str) -> bool:
+        return self.notify(f"STATUS={text}")
+
+    def watchdog(self) -> bool:
+        return self.notify("WATCHDOG=1")
+
+    async def watchdog_loop(self, healthy: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """Ping at half the watchdog interval while ``healthy()`` (if given) says so; a
+        stuck event loop stops the pings and systemd restarts the service. Runs until
+        cancelled, also when there is no watchdog (the daemon treats an ended task as a
+        failure)."""
+        if not self.enabled or self.watchdog_seconds <= 0:
+            await asyncio.Event().wait()
+            return
+        interval = self.watchdog_seconds / 2
+        while True:
+            ok = True
+            if healthy is not None:
+                try:
+                    ok = await asyncio.wait_for(healthy(), timeout=interval)
+                except Exception:
+                    log.exception("watchdog health check failed")
+                    ok = False
+            if ok:
+                self.watchdog()
+            await asyncio.sleep(interval)
+
+
+class _Daemon(Protocol):
+    ready_callbacks: list[Callable[[], None]]
+    stop_callbacks: list[Callable[[], None]]
+
+    def add_task(self, name: str, task: Callable[[], Any]) -> None: ...
+
+
+def attach(daemon: _Daemon, notifier: Notifier | None = None) -> Notifier:
+    """READY=1 after start-up, STOPPING=1 on shutdown, and the watchdog task. Call before
+    ``daemon.run()``; put it after the web server's callbacks so READY means listening."""
+    n = notifier or Notifier()
+    if not n.enabled:
+        return n
+
+    def ready() -> None:
+        n.ready("serving")
+
+    def stopping() -> None:
+        n.stopping()
+
+    daemon.ready_callbacks.append(ready)
+    daemon.stop_callbacks.insert(0, stopping)
+    daemon.add_task("sd-watchdog", n.watchdog_loop)
+    return n
