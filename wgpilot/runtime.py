@@ -8,6 +8,7 @@ import os
 import secrets as pysecrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from wgpilot.config import Settings
 from wgpilot.domain.errors import StorageError
@@ -22,6 +23,8 @@ from wgpilot.storage.secrets import Cipher, load_or_create_master_key, read_mast
 
 
 def prepare_data_dir(settings: Settings) -> None:
+    # Everything wgpilot writes (database, WAL, keys, certificates, sockets) is private.
+    os.umask(0o077)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
 
@@ -43,7 +46,9 @@ async def open_database(settings: Settings) -> tuple[Database, Cipher]:
     await db.open()
     try:
         await migrate(db)
-        os.chmod(settings.db_path, 0o600)
+        for path in (settings.db_path, Path(f"{settings.db_path}-wal"), Path(f"{settings.db_path}-shm")):
+            if path.exists():
+                os.chmod(path, 0o600)
     except BaseException:
         await db.close()
         raise

@@ -1,12 +1,184 @@
-"""The CLI's path to a running server (filled in with the HTTP API)."""
+"""The CLI's path to a running server: HTTP over the control socket
+``<data_dir>/wgpilot.sock`` (mode 0600, so reaching it proves the caller is root or
+the server's user). Mutating commands then go through the server and never race it."""
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import json
+import socket
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from wgpilot import config as config_mod
+from wgpilot.domain.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    RuntimeFailure,
+    ValidationError,
+    WgpilotError,
+)
+
+TIMEOUT = 120.0
 
 
-def connect(settings: config_mod.Settings) -> Any:
-    """An API backend when a server is listening on this data directory, else None."""
-    return None
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=TIMEOUT)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(str(self._path))
+        self.sock = sock
+
+
+def _error(status: int, body: dict[str, Any]) -> WgpilotError:
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    message = err.get("message", f"server answered {status}")
+    fields = [FieldError(f["field"], f["message"]) for f in err.get("fields", [])]
+    code = err.get("code")
+    cls: type[WgpilotError] = {
+        404: NotFoundError,
+        409: ConflictError,
+        422: ValidationError,
+        400: ValidationError,
+    }.get(status, RuntimeFailure)
+    return cls(message, code=code, fields=fields)
+
+
+class ApiBackend:
+    """The Backend protocol of cli/backend.py, spoken to a running server."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def __aenter__(self) -> ApiBackend:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def _call(self, method: str, url: str, body: Any = None) -> tuple[int, bytes, str]:
+        conn = _UnixConnection(self.path)
+        try:
+            payload = None if body is None else json.dumps(body).encode()
+            headers = {"Content-Type": "application/json"} if payload is not None else {}
+            conn.request(method, url, body=payload, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read(), resp.getheader("content-type", "")
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot talk to the running server on {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    async def request(self, method: str, url: str, body: Any = None) -> Any:
+        status, data, ctype = await asyncio.to_thread(self._call, method, url, body)
+        doc: Any = json.loads(data) if data and ctype.startswith("application/json") else data
+        if status >= 400:
+            raise _error(status, doc if isinstance(doc, dict) else {})
+        return doc
+
+    async def _network_id(self, ref: str) -> int:
+        if ref.isdigit():
+            return int(ref)
+        for n in (await self.request("GET", "/api/networks?limit=1000"))["items"]:
+            if ref in (n["name"], n["interface"]) or ref.lower() == n["name"].lower():
+                return int(n["id"])
+        raise NotFoundError(f"network {ref!r} does not exist", code="NETWORK_NOT_FOUND")
+
+    async def _peer_id(self, net: int, ref: str) -> int:
+        if ref.isdigit():
+            return int(ref)
+        page = await self.request("GET", f"/api/networks/{net}/peers?limit=50&search={quote(ref)}")
+        for p in page["items"]:
+            if p["name"].lower() == ref.lower():
+                return int(p["id"])
+        raise NotFoundError(f"peer {ref!r} does not exist", code="PEER_NOT_FOUND")
+
+    async def list_networks(self) -> list[dict[str, Any]]:
+        return list((await self.request("GET", "/api/networks?limit=1000"))["items"])
+
+    async def create_network(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.request("POST", "/api/networks", fields))
+
+    async def delete_network(self, ref: str) -> dict[str, Any]:
+        nid = await self._network_id(ref)
+        net = await self.request("GET", f"/api/networks/{nid}")
+        await self.request("DELETE", f"/api/networks/{nid}")
+        return dict(net)
+
+    async def set_network_enabled(self, ref: str, enabled: bool) -> dict[str, Any]:
+        nid = await self._network_id(ref)
+        return dict(await self.request("POST", f"/api/networks/{nid}/{'enable' if enabled else 'disable'}"))
+
+    async def list_peers(self, network: str) -> list[dict[str, Any]]:
+        nid = await self._network_id(network)
+        out: list[dict[str, Any]] = []
+        while True:
+            page = await self.request("GET", f"/api/networks/{nid}/peers?limit=1000&offset={len(out)}")
+            out.extend(page["items"])
+            if len(out) >= page["total"] or not page["items"]:
+                return out
+
+    async def create_peer(self, network: str, fields: dict[str, Any]) -> dict[str, Any]:
+        nid = await self._network_id(network)
+        return dict(await self.request("POST", f"/api/networks/{nid}/peers", fields))
+
+    async def delete_peer(self, network: str, peer: str) -> dict[str, Any]:
+        nid = await self._network_id(network)
+        pid = await self._peer_id(nid, peer)
+        p = await self.request("GET", f"/api/networks/{nid}/peers/{pid}")
+        await self.request("DELETE", f"/api/networks/{nid}/peers/{pid}")
+        return dict(p)
+
+    async def set_peer_enabled(self, network: str, peer: str, enabled: bool) -> dict[str, Any]:
+        nid = await self._network_id(network)
+        pid = await self._peer_id(nid, peer)
+        return dict(
+            await self.request(
+                "POST", f"/api/networks/{nid}/peers/{pid}/{'enable' if enabled else 'disable'}"
+            )
+        )
+
+    async def peer_config(self, network: str, peer: str) -> tuple[dict[str, Any], str]:
+        nid = await self._network_id(network)
+        pid = await self._peer_id(nid, peer)
+        p = await self.request("GET", f"/api/networks/{nid}/peers/{pid}")
+        text = await self.request("GET", f"/api/networks/{nid}/peers/{pid}/config")
+        return dict(p), text.decode() if isinstance(text, bytes) else str(text)
+
+    async def status(self) -> dict[str, Any]:
+        st = dict(await self.request("GET", "/api/status"))
+        info = await self.request("GET", "/api/system/info")
+        st["server"] = {
+            "pid": None,
+            "uptime": info["uptime"],
+            "version": info["version"],
+            "via": str(self.path),
+        }
+        return st
+
+
+def control_socket(settings: config_mod.Settings) -> Path:
+    return settings.data_dir / "wgpilot.sock"
+
+
+def connect(settings: config_mod.Settings) -> ApiBackend | None:
+    """An API backend when a server answers on this data directory's socket, else None."""
+    path = control_socket(settings)
+    if not path.exists():
+        return None
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(2)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return None  # a stale socket of a server that is gone
+    finally:
+        probe.close()
+    return ApiBackend(path)

@@ -11,8 +11,13 @@ from wgpilot.cli.options import common, driver_option
 from wgpilot.cli.output import run
 from wgpilot.config import Settings
 from wgpilot.daemon import Daemon
+from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.runtime import open_context
 from wgpilot.services import setup_state
+from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
+from wgpilot.web.app import create_app
+from wgpilot.web.server import WebServer
+from wgpilot.web.state import WebState
 
 
 @click.command()
@@ -21,7 +26,7 @@ from wgpilot.services import setup_state
 @click.option("--listen", help="HTTPS address HOST:PORT (default :443, falling back to :8443)")
 @click.option("--dev", is_flag=True, help="readable text logs at debug level")
 def serve(settings: Settings, listen: str | None, dev: bool) -> None:
-    """Run the server: reconcile the kernel with the database and keep it converged."""
+    """Run the server: HTTPS UI and API, reconcile the kernel with the database and keep it converged."""
     if listen:
         settings = settings.replace(listen=listen)
     logsetup.setup(
@@ -33,6 +38,20 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             if not await setup_state.is_complete(ctx) and not await setup_state.has_install_token(ctx):
                 token = await setup_state.issue_install_token(ctx)
                 click.echo(f"one-time install token: {token}", err=True)
-            return await Daemon(settings, ctx).run()
+            daemon = Daemon(settings, ctx)
+            state = WebState(ctx, settings)
+            tls = TlsManager(settings, DbSettingsStore(ctx.db, ctx.settings))
+            try:
+                ssl_context = await tls.prepare()
+            except TlsError as exc:
+                raise RuntimeFailure(str(exc), code="TLS_FAILED") from exc
+            state.tls = tls
+            state.on_change = daemon.request_reconcile
+            app = create_app(state)
+            web = WebServer(app, ssl_context, settings["listen"], settings.data_dir / "wgpilot.sock")
+            daemon.add_task("tls", tls.run)
+            daemon.add_task("web", web.run)
+            daemon.stop_callbacks.append(web.stop)
+            return await daemon.run()
 
     sys.exit(run(body))
