@@ -83,9 +83,8 @@ def status(settings: Settings, as_json: bool) -> None:
         print_json(st)
         return
     if server:
-        click.echo(
-            f"server:  running (pid {server.get('pid', '?')}, up {_duration(server.get('uptime', 0))})"
-        )
+        pid = f"pid {server['pid']}, " if server.get("pid") else ""
+        click.echo(f"server:  running ({pid}up {_duration(server.get('uptime', 0))})")
     else:
         click.echo("server:  not running")
     driver = st["driver"]
