@@ -261,7 +261,7 @@ export function PeerForm({ mode, peer, siblings, initial, save, onCancel, submit
                     error={errors.public_key}
                     spellCheck={false}
                     autoCapitalize="none"
-                    className="mono"
+                    className="field-mono"
                   />
                 )}
                 <CheckField

@@ -178,3 +178,15 @@ describe('passwords and the wizard', () => {
     expect(expiryTone(now - 1, now).text).toBe('expired');
   });
 });
+
+describe('wizard import', () => {
+  it('imports kernel interfaces by name and wg-quick files by path', async () => {
+    const { importBody, importKey } = await import('../pages/wizard/Wizard');
+    const found = [
+      { name: 'wg0', peers: 2, listen_port: 51820, source: 'kernel' as const, path: null },
+      { name: 'wg9', peers: 1, listen_port: null, source: 'file' as const, path: '/etc/wireguard/wg9.conf' },
+    ];
+    expect(importBody(found, found.map(importKey))).toEqual({ interfaces: ['wg0'], files: ['/etc/wireguard/wg9.conf'] });
+    expect(importBody(found, ['kernel:wg0'])).toEqual({ interfaces: ['wg0'] });
+  });
+});

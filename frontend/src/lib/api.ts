@@ -82,8 +82,8 @@ export const api = {
     network: (body: NetworkInput) => request<Network>('/api/setup/network', { method: 'POST', json: body }),
     peer: (body: PeerInput & { network_id?: number }) =>
       request<{ peer: Peer; config: string }>('/api/setup/peer', { method: 'POST', json: body }),
-    import: (interfaces: string[]) =>
-      request<{ networks: Network[] }>('/api/setup/import', { method: 'POST', json: { interfaces } }),
+    import: (body: { interfaces?: string[]; files?: string[] }) =>
+      request<{ networks: Network[]; warnings?: string[] }>('/api/setup/import', { method: 'POST', json: body }),
   },
   networks: {
     list: () => allPages<Network>('/api/networks'),

@@ -125,7 +125,8 @@ export interface ExistingInterface {
   name: string;
   peers: number;
   listen_port: number | null;
-  source: string;
+  source: 'kernel' | 'file';
+  path?: string | null;
 }
 
 export interface SetupStatus {

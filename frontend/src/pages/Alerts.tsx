@@ -35,9 +35,10 @@ function AlertForm({ alert, defaultEmail, onDone, onCancel }: { alert?: Alert; d
   );
   const { values: v, errors } = form;
   const onSubmit = form.submit(async (vals) => {
-    const body = { type: vals.type, threshold: inputToThreshold(vals.type, vals.threshold), notify: vals.notify, target: vals.target.trim(), enabled: vals.enabled };
-    if (alert) await api.alerts.update(alert.id, body);
-    else await api.alerts.create(body);
+    // An alert's type is fixed once it exists (PUT does not take it).
+    const common = { threshold: inputToThreshold(vals.type, vals.threshold), notify: vals.notify, target: vals.target.trim(), enabled: vals.enabled };
+    if (alert) await api.alerts.update(alert.id, common);
+    else await api.alerts.create({ type: vals.type, ...common });
     onDone();
   });
   return (
@@ -52,6 +53,7 @@ function AlertForm({ alert, defaultEmail, onDone, onCancel }: { alert?: Alert; d
           if (!alert) form.set('threshold', DEFAULT_THRESHOLD[x as AlertType]);
         }}
         error={errors.type}
+        disabled={!!alert}
         options={[
           { value: 'peer_offline', label: 'a peer has been offline for…' },
           { value: 'interface_down', label: 'a WireGuard interface has been down for…' },

@@ -57,15 +57,10 @@ function BridgeForm({ networks, bridges, bridge, onDone, onCancel }: { networks:
   const name = (id: string) => networks.find((n) => String(n.id) === id)?.name ?? 'A';
   const options = networks.map((n) => ({ value: String(n.id), label: `${n.name} (${n.subnet})` }));
   const onSubmit = form.submit(async (vals) => {
-    const body = {
-      network_a_id: Number(vals.network_a_id),
-      network_b_id: Number(vals.network_b_id),
-      direction: vals.direction,
-      allowed_cidrs: splitList(vals.allowed_cidrs),
-      enabled: vals.enabled,
-    };
-    if (bridge) await api.bridges.update(bridge.id, body);
-    else await api.bridges.create(body);
+    // The two networks of a bridge are fixed once it exists (PUT does not take them).
+    const common = { direction: vals.direction, allowed_cidrs: splitList(vals.allowed_cidrs), enabled: vals.enabled };
+    if (bridge) await api.bridges.update(bridge.id, common);
+    else await api.bridges.create({ network_a_id: Number(vals.network_a_id), network_b_id: Number(vals.network_b_id), ...common });
     onDone();
   });
   return (

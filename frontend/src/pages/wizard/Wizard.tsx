@@ -14,7 +14,7 @@ import { ApiError, describeError } from '../../lib/errors';
 import { useForm } from '../../lib/form';
 import { useDocumentTitle } from '../../lib/hooks';
 import { MODE_LABEL } from '../../lib/networks';
-import type { Network, Peer, SetupStatus, SetupStep, User } from '../../lib/types';
+import type { ExistingInterface, Network, Peer, SetupStatus, SetupStep, User } from '../../lib/types';
 import { checkDnsList, checkHostname, checkPassword, checkPublicIp, checkUsername, collect, passwordWarning, splitList } from '../../lib/validate';
 
 const STEPS: { key: SetupStep; label: string }[] = [
@@ -85,7 +85,7 @@ function AdminStep({ onNext }: { onNext: () => void }) {
         autoComplete="off"
         spellCheck={false}
         autoCapitalize="none"
-        className="mono"
+        className="field-mono"
         autoFocus
       />
       <TextField label="Username" field="username" value={v.username} onValue={(x) => form.set('username', x)} error={errors.username} autoComplete="username" autoCapitalize="none" spellCheck={false} />
@@ -165,22 +165,59 @@ function ServerStep({ detected, onNext }: { detected: string | null; onNext: () 
   );
 }
 
+/** Kernel interfaces are imported by name, wg-quick files by path. */
+export function importBody(found: readonly ExistingInterface[], selected: readonly string[]): { interfaces?: string[]; files?: string[] } {
+  const chosen = found.filter((i) => selected.includes(importKey(i)));
+  const interfaces = chosen.filter((i) => i.source === 'kernel').map((i) => i.name);
+  const files = chosen.filter((i) => i.source === 'file' && i.path).map((i) => i.path as string);
+  return { ...(interfaces.length ? { interfaces } : {}), ...(files.length ? { files } : {}) };
+}
+
+export const importKey = (i: ExistingInterface) => (i.source === 'file' && i.path ? `file:${i.path}` : `kernel:${i.name}`);
+
 function ImportChoice({ status, onImported }: { status: SetupStatus; onImported: (n: Network[]) => void }) {
-  const [selected, setSelected] = useState<string[]>(status.existing_interfaces.map((i) => i.name));
+  const [selected, setSelected] = useState<string[]>(status.existing_interfaces.map(importKey));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [warnings, setWarnings] = useState<string[] | null>(null);
+  const [imported, setImported] = useState<Network[] | null>(null);
   const run = async () => {
     if (selected.length === 0) return;
     setBusy(true);
     setError(null);
     try {
-      const res = await api.setup.import(selected);
-      onImported(res.networks);
+      const res = await api.setup.import(importBody(status.existing_interfaces, selected));
+      if (res.warnings && res.warnings.length > 0) {
+        // Let the user read what was skipped before moving on.
+        setWarnings(res.warnings);
+        setImported(res.networks);
+        setBusy(false);
+      } else onImported(res.networks);
     } catch (e) {
       setError(e);
       setBusy(false);
     }
   };
+  if (imported && warnings) {
+    return (
+      <div className="stack">
+        <Notice tone="ok">Imported {imported.map((n) => n.name).join(', ') || 'nothing'}.</Notice>
+        <Notice tone="warn">
+          <span>Some things were not imported:</span>
+          <ul>
+            {warnings.map((w, i) => (
+              <li key={i}>{w}</li>
+            ))}
+          </ul>
+        </Notice>
+        <div className="form-actions">
+          <button type="button" className="btn btn-primary" onClick={() => onImported(imported)} disabled={imported.length === 0}>
+            Continue
+          </button>
+        </div>
+      </div>
+    );
+  }
   return (
     <div className="stack">
       <p>wgpilot found WireGuard interfaces on this server. Import them to manage their peers here; wgpilot owns them afterwards.</p>
@@ -188,15 +225,16 @@ function ImportChoice({ status, onImported }: { status: SetupStatus; onImported:
         <legend>Interfaces to import</legend>
         {status.existing_interfaces.map((i) => (
           <CheckField
-            key={i.name}
+            key={importKey(i)}
             field={`import-${i.name}`}
             label={
               <>
-                <span className="mono">{i.name}</span> — {i.peers} peers{i.listen_port ? `, port ${i.listen_port}` : ''} <span className="muted">({i.source})</span>
+                <span className="mono">{i.name}</span> — {i.peers} peers{i.listen_port ? `, port ${i.listen_port}` : ''}{' '}
+                <span className="muted">({i.source === 'file' ? (i.path ?? 'file') : 'running interface'})</span>
               </>
             }
-            checked={selected.includes(i.name)}
-            onChecked={(on) => setSelected((s) => (on ? [...s, i.name] : s.filter((x) => x !== i.name)))}
+            checked={selected.includes(importKey(i))}
+            onChecked={(on) => setSelected((s) => (on ? [...s, importKey(i)] : s.filter((x) => x !== importKey(i))))}
           />
         ))}
       </fieldset>
