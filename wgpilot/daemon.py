@@ -37,18 +37,19 @@ class Daemon:
         self.started_at = time.time()
         self.stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._tasks: list[tuple[str, Task]] = []
+        self._tasks: list[tuple[str, Task, Callable[[], None] | None]] = []
         self.ready_callbacks: list[Callable[[], None]] = []
-        self.stop_callbacks: list[Callable[[], None]] = []
-        self.grace_seconds = 15.0
-        self.stop_callbacks.append(self._wake.set)
+        self.grace_seconds = 10.0
 
     @property
     def pid_file(self) -> Path:
         return self.settings.data_dir / "wgpilot.pid"
 
-    def add_task(self, name: str, task: Task) -> None:
-        self._tasks.append((name, task))
+    def add_task(self, name: str, task: Task, stop: Callable[[], None] | None = None) -> None:
+        """Run ``task`` while serving. With ``stop``, shutting down calls it and waits up
+        to ``grace_seconds`` for the task to finish by itself (the web server lets
+        in-flight requests complete); tasks without one are simply cancelled."""
+        self._tasks.append((name, task, stop))
 
     def request_reconcile(self) -> None:
         self._wake.set()
@@ -95,8 +96,9 @@ class Daemon:
         if not self.ctx.kernel_enabled:
             log.warning("kernel layer disabled: changes are stored but not applied (no WireGuard driver)")
         self._write_pid()
-        self.add_task("reconcile", self.reconcile_loop)
-        running = [asyncio.create_task(task(), name=name) for name, task in self._tasks]
+        self.add_task("reconcile", self.reconcile_loop, self._wake.set)
+        running = [asyncio.create_task(task(), name=name) for name, task, _ in self._tasks]
+        graceful = {name for name, _, stop in self._tasks if stop is not None}
         for callback in self.ready_callbacks:
             callback()
         stop_wait = asyncio.create_task(self.stopping.wait())
@@ -108,16 +110,17 @@ class Daemon:
                 code = 1
         self.stopping.set()
         log.info("stopping")
-        # Ask tasks that can finish gracefully (the web server lets in-flight requests
-        # complete) to do so; cancel whatever is still running after the grace period.
-        for callback in self.stop_callbacks:
-            callback()
+        for task in running:
+            if task.get_name() not in graceful and not task.done():
+                task.cancel()
+        for _, _, stop in self._tasks:
+            if stop is not None:
+                stop()
         pending = [t for t in running if not t.done()]
         if pending:
             _, still = await asyncio.wait(pending, timeout=self.grace_seconds)
-            for task in reversed(running):
-                if task in still:
-                    task.cancel()
+            for task in still:
+                task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         stop_wait.cancel()
         with contextlib.suppress(FileNotFoundError):

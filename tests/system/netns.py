@@ -362,3 +362,71 @@ __all__ = [
     "strip_handles",
     "wait_for",
 ]
+
+
+API_AGENT = r"""
+import json, sys
+import httpx
+base = sys.argv[1]
+client = httpx.Client(base_url=base, verify=False, timeout=60, headers={"Origin": base})
+for line in sys.stdin:
+    req = json.loads(line)
+    try:
+        r = client.request(req["method"], req["path"], json=req.get("json"),
+                           content=bytes.fromhex(req["raw"]) if req.get("raw") else None,
+                           headers=req.get("headers") or {})
+        ctype = r.headers.get("content-type", "")
+        body = r.json() if ctype.startswith("application/json") else None
+        out = {"status": r.status_code, "json": body, "text": r.text if body is None and ctype.startswith("text/") else None,
+               "hex": r.content.hex() if body is None and not ctype.startswith("text/") else None, "headers": dict(r.headers)}
+    except Exception as exc:  # connection refused etc.: the test decides what that means
+        out = {"status": 0, "error": repr(exc)}
+    print(json.dumps(out), flush=True)
+"""
+
+
+class ApiAgent:
+    """An HTTPS client living inside a lab host (the server is only reachable there):
+    one process, one cookie jar, JSON lines in and out."""
+
+    def __init__(self, host: Host, base_url: str) -> None:
+        script = host.write("api_agent.py", API_AGENT, 0o644)
+        self.proc = subprocess.Popen(
+            host.argv(PYTHON, str(script), base_url),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+        )
+        host._procs.append(self.proc)  # type: ignore[arg-type]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        json_body: object = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, object]:
+        import json
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        req = {"method": method, "path": path, "json": json_body, "headers": headers or {}}
+        if raw is not None:
+            req["raw"] = raw.hex()
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError("the API agent died")
+        return dict(json.loads(line))
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

@@ -50,8 +50,7 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             app = create_app(state)
             web = WebServer(app, ssl_context, settings["listen"], settings.data_dir / "wgpilot.sock")
             daemon.add_task("tls", tls.run)
-            daemon.add_task("web", web.run)
-            daemon.stop_callbacks.append(web.stop)
+            daemon.add_task("web", web.run, stop=web.stop)
             return await daemon.run()
 
     sys.exit(run(body))
