@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.unit.tls.helpers import settings as tls_settings
+from tests.unit.update.helpers import NOW, http_server, release
+from wgpilot.update import fetch, keys, swap
+from wgpilot.update.manifest import UpdateError
+from wgpilot.update.updater import HIGHEST_KEY, MemoryStore, Updater, manifest_url
+
+
+class Restarts:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def restart(self) -> None:
+        self.count += 1
+
+
+def _updater(
+    tmp_path: Path, url: str, key: Ed25519PrivateKey, healthy: set[str], store: MemoryStore
+) -> Updater:
+    s = tls_settings(tmp_path, update__url=url, update__public_key=keys.public_text(key.public_key()))
+    return Updater(
+        s,
+        store,
+        clock=lambda: NOW,
+        current="1.0.0",
+        wait_healthy=lambda targets, version, timeout: version in healthy,
+    )
+
+
+def test_manifest_url() -> None:
+    assert manifest_url("http://h/r/latest/manifest.json", None) == "http://h/r/latest/manifest.json"
+    assert manifest_url("http://h/r/latest/manifest.json", "1.0.3") == "http://h/r/1.0.3/manifest.json"
+
+
+async def test_update_swap_rollback_and_replay(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    web = tmp_path / "web"
+    release(web, "1.0.1", b"new binary", key)
+    release(web, "1.0.3", b"broken binary", key)
+    release(web, "0.9.0", b"old binary", key)
+    target = tmp_path / "bin" / "wgpilot"
+    target.parent.mkdir()
+    target.write_bytes(b"current binary")
+    store, restarts = MemoryStore(), Restarts()
+    with http_server(web) as base:
+        up = _updater(tmp_path, f"{base}/1.0.1/manifest.json", key, {"1.0.0", "1.0.1"}, store)
+        plan = await up.plan()
+        assert plan.available
+        msg = await up.apply(plan, explicit=False, target=target, restarter=restarts)
+        assert msg == "updated 1.0.0 → 1.0.1"
+        assert target.read_bytes() == b"new binary" and os.access(target, os.X_OK)
+        assert (target.parent / "wgpilot.prev").read_bytes() == b"current binary"
+        assert store.values[HIGHEST_KEY] == "1.0.1" and restarts.count == 1
+        assert sorted(p.name for p in target.parent.iterdir()) == ["wgpilot", "wgpilot.prev"]
+
+        # now "running 1.0.1"; 1.0.3 never reports healthy → rolled back to 1.0.1
+        up.current = "1.0.1"
+        plan = await up.plan("1.0.3")
+        with pytest.raises(UpdateError, match=r"did not become healthy.*rolled back, 1\.0\.1 running again"):
+            await up.apply(plan, explicit=True, target=target, restarter=restarts)
+        assert target.read_bytes() == b"new binary" and restarts.count == 3
+        assert store.values[HIGHEST_KEY] == "1.0.1"
+
+        # a validly signed but older manifest is refused without --version
+        plan = await _plan(up, f"{base}/0.9.0/manifest.json")
+        with pytest.raises(UpdateError, match=r"not newer than 1\.0\.1"):
+            await up.apply(plan, explicit=False, target=target, restarter=restarts)
+        assert target.read_bytes() == b"new binary"
+
+
+async def _plan(up: Updater, url: str):  # type: ignore[no-untyped-def]
+    up.settings = up.settings.replace(update__url=url)
+    return await up.plan()
+
+
+async def test_tampered_downloads_change_nothing(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    web = tmp_path / "web"
+    rel = release(web, "1.0.2", b"x" * 5000, key)
+    binary = rel / "wgpilot_1.0.2_linux_amd64"
+    target = tmp_path / "bin" / "wgpilot"
+    target.parent.mkdir()
+    target.write_bytes(b"current")
+    with http_server(web) as base:
+        up = _updater(tmp_path, f"{base}/1.0.2/manifest.json", key, {"1.0.2"}, MemoryStore())
+        plan = await up.plan()
+        for tamper, why in (
+            (lambda: binary.write_bytes(b"y" + b"x" * 4999), "SHA-256 does not match"),
+            (lambda: binary.write_bytes(b"x" * 4000), "truncated download"),
+            (lambda: binary.write_bytes(b"x" * 6000), "larger than the 5000 bytes"),
+        ):
+            tamper()
+            with pytest.raises(UpdateError, match=why):
+                await up.apply(plan, explicit=False, target=target, restarter=Restarts())
+            assert target.read_bytes() == b"current"
+            assert sorted(p.name for p in target.parent.iterdir()) == ["wgpilot"]
+
+
+def test_fetch_get_cap(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"a" * 100)
+    with http_server(tmp_path) as base:
+        assert fetch.get(f"{base}/big", 100) == b"a" * 100
+        with pytest.raises(UpdateError, match="larger than 99 bytes"):
+            fetch.get(f"{base}/big", 99)
+        with pytest.raises(UpdateError, match="HTTP 404"):
+            fetch.get(f"{base}/missing", 99)
+    with pytest.raises(UpdateError, match="cannot reach"):
+        fetch.get("http://127.0.0.1:9/x", 10)
+
+
+def test_swap_install_and_rollback(tmp_path: Path) -> None:
+    target = tmp_path / "wgpilot"
+    target.write_bytes(b"v1")
+    tmp, fh = swap.new_temp(target)
+    with fh:
+        fh.write(b"v2")
+    assert tmp.stat().st_mode & 0o777 == 0o600  # not executable before it is verified
+    swap.install(tmp, target)
+    assert target.read_bytes() == b"v2" and target.stat().st_mode & 0o777 == 0o755
+    swap.rollback(target)
+    assert target.read_bytes() == b"v1" and swap.prev_path(target).read_bytes() == b"v1"
