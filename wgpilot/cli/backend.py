@@ -13,9 +13,12 @@ from wgpilot.domain.models import Actor
 from wgpilot.runtime import open_context
 from wgpilot.services import status as status_mod
 from wgpilot.services import views
+from wgpilot.services.auth import AuthService
+from wgpilot.services.backup import BackupService
 from wgpilot.services.context import Context
 from wgpilot.services.networks import NetworkService
 from wgpilot.services.peers import PeerService
+from wgpilot.services.setup import SetupService
 
 
 class Backend(Protocol):
@@ -29,6 +32,13 @@ class Backend(Protocol):
     async def set_peer_enabled(self, network: str, peer: str, enabled: bool) -> dict[str, Any]: ...
     async def peer_config(self, network: str, peer: str) -> tuple[dict[str, Any], str]: ...
     async def status(self) -> dict[str, Any]: ...
+    async def setup_status(self) -> dict[str, Any]: ...
+    async def setup_admin(self, username: str, password: str) -> None: ...
+    async def setup_server(self, fields: dict[str, Any]) -> None: ...
+    async def setup_network(self, fields: dict[str, Any]) -> dict[str, Any]: ...
+    async def setup_peer(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]: ...
+    async def backup(self) -> tuple[str, bytes]: ...
+    async def restore(self, blob: bytes) -> dict[str, Any]: ...
 
 
 class DirectBackend:
@@ -70,6 +80,34 @@ class DirectBackend:
     async def status(self) -> dict[str, Any]:
         st = await status_mod.collect(self.ctx, threshold=self.settings["monitor.online_threshold"])
         return {**st.as_dict(), "server": None}
+
+    def _setup(self) -> SetupService:
+        auth = AuthService(self.ctx, bcrypt_cost=self.settings["auth.bcrypt_cost"])
+        return SetupService(self.ctx, auth)
+
+    async def setup_status(self) -> dict[str, Any]:
+        return await self._setup().status()
+
+    async def setup_admin(self, username: str, password: str) -> None:
+        await self._setup().create_admin(None, username, password, "local")
+
+    async def setup_server(self, fields: dict[str, Any]) -> None:
+        await self._setup().server(self.actor, **fields)
+
+    async def setup_network(self, fields: dict[str, Any]) -> dict[str, Any]:
+        net, _ = await self._setup().network(self.actor, fields)
+        return views.network(net)
+
+    async def setup_peer(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        peer, config, _ = await self._setup().peer(self.actor, fields)
+        return views.peer(peer), config
+
+    async def backup(self) -> tuple[str, bytes]:
+        archive = await BackupService(self.ctx, self.settings).create(self.actor)
+        return archive.filename, archive.data
+
+    async def restore(self, blob: bytes) -> dict[str, Any]:
+        return await BackupService(self.ctx, self.settings).restore(self.actor, blob)
 
 
 @asynccontextmanager

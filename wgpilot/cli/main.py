@@ -52,12 +52,12 @@ def config_default() -> None:
 
 
 def _register() -> None:
-    from wgpilot.cli import admin, network, peer, serve
+    from wgpilot.cli import admin, admin_setup, network, peer, serve
 
     cli.add_command(network.network)
     cli.add_command(peer.peer)
     cli.add_command(serve.serve)
-    for command in admin.COMMANDS:
+    for command in [*admin.COMMANDS, *admin_setup.COMMANDS]:
         cli.add_command(command)
 
 

@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -66,8 +67,12 @@ class ApiBackend:
     def _call(self, method: str, url: str, body: Any = None) -> tuple[int, bytes, str]:
         conn = _UnixConnection(self.path)
         try:
-            payload = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if payload is not None else {}
+            if isinstance(body, bytes):
+                payload: bytes | None = body
+                headers = {"Content-Type": "application/octet-stream"}
+            else:
+                payload = None if body is None else json.dumps(body).encode()
+                headers = {"Content-Type": "application/json"} if payload is not None else {}
             conn.request(method, url, body=payload, headers=headers)
             resp = conn.getresponse()
             return resp.status, resp.read(), resp.getheader("content-type", "")
@@ -162,6 +167,33 @@ class ApiBackend:
             "via": str(self.path),
         }
         return st
+
+    async def setup_status(self) -> dict[str, Any]:
+        return dict(await self.request("GET", "/api/setup/status"))
+
+    async def setup_admin(self, username: str, password: str) -> None:
+        await self.request(
+            "POST", "/api/setup/admin", {"install_token": "", "username": username, "password": password}
+        )
+
+    async def setup_server(self, fields: dict[str, Any]) -> None:
+        await self.request("PUT", "/api/setup/server", fields)
+
+    async def setup_network(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.request("POST", "/api/setup/network", fields))
+
+    async def setup_peer(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        doc = await self.request("POST", "/api/setup/peer", fields)
+        return dict(doc["peer"]), str(doc["config"])
+
+    async def backup(self) -> tuple[str, bytes]:
+        status, data, _ = await asyncio.to_thread(self._call, "POST", "/api/system/backup")
+        if status >= 400:
+            raise _error(status, json.loads(data) if data else {})
+        return time.strftime("wgpilot-backup-%Y%m%d-%H%M%S.tar", time.gmtime()), data
+
+    async def restore(self, blob: bytes) -> dict[str, Any]:
+        return dict(await self.request("POST", "/api/system/restore", blob))
 
 
 def control_socket(settings: config_mod.Settings) -> Path:

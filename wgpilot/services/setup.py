@@ -71,9 +71,12 @@ class SetupService:
         }
 
     # -- step 1 ----------------------------------------------------------------------------------
-    async def create_admin(self, token: str, username: str, password: str, ip: str | None) -> Session:
+    async def create_admin(self, token: str | None, username: str, password: str, ip: str | None) -> Session:
+        """Step 1. ``token=None`` is for callers already trusted by the host (the root-only
+        control socket, the terminal wizard): they skip the install token."""
         await self.refuse_if_complete()
-        self.token_limiter.hit(ip or "unknown")
+        if token is not None:
+            self.token_limiter.hit(ip or "unknown")
         f = Fields()
         username = f.check(check_username, username)
         f.check(check_password, password)
@@ -86,7 +89,7 @@ class SetupService:
                     "the administrator already exists; log in to continue setup", code="ADMIN_EXISTS"
                 )
             stored = await self.ctx.settings.get(tx, "install_token_hash")
-            if stored is None or not hmac.compare_digest(stored, hash_token(token)):
+            if token is not None and (stored is None or not hmac.compare_digest(stored, hash_token(token))):
                 raise ForbiddenError(
                     "the install token is wrong or was already used; run `wgpilot init` for a new one",
                     code="INVALID_INSTALL_TOKEN",

@@ -30,7 +30,9 @@ async def setup_status(req: ApiRequest) -> dict[str, Any]:
 
 async def setup_admin(req: ApiRequest) -> Response:
     b = req.body
-    session = await req.state.setup.create_admin(b["install_token"], b["username"], b["password"], req.ip)
+    local = req.actor.username == "cli" and req.ip == "local"  # the root-only control socket
+    token = None if local else b["install_token"]
+    session = await req.state.setup.create_admin(token, b["username"], b["password"], req.ip)
     return session_response(req, session, status=201)
 
 

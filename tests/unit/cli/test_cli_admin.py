@@ -1,0 +1,191 @@
+"""`wgpilot setup` in a real terminal (a pty), `wgpilot backup` and `wgpilot restore`."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from tests.unit.cli.test_cli import cli, db_digest
+
+
+def drive(args: list[str], env: dict[str, str], script: list[tuple[str, str]], timeout: float = 60) -> str:
+    """Run a command on a pty; answer each prompt fragment with a line."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execvpe(sys.executable, [sys.executable, "-m", "wgpilot", *args], env)
+    out = b""
+    deadline = time.monotonic() + timeout
+    pending = list(script)
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            while pending and pending[0][0].encode() in out.rsplit(b"\n", 1)[-1] + b"":
+                os.write(fd, pending.pop(0)[1].encode() + b"\n")
+                out += b"\n"
+    finally:
+        os.waitpid(pid, 0)
+    return out.decode(errors="replace")
+
+
+def test_terminal_wizard(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "WGPILOT_DATA_DIR": str(data),
+        "WGPILOT_DRIVER": "none",
+        "WGPILOT_AUTH_BCRYPT_COST": "4",
+    }
+    assert cli(data, "init").returncode == 0
+    out = drive(
+        ["setup"],
+        env,
+        [
+            ("username", "admin"),
+            ("password", "a long enough password"),
+            ("repeat", "a long enough password"),
+            ("public IP", "203.0.113.9"),
+            ("host name", "vpn.example.com"),
+            ("DNS", ""),
+            ("name", "office"),
+            ("mode", "hub-routed"),
+            ("subnet", "10.8.0.0/24"),
+            ("UDP port", "51820"),
+            ("device name", "laptop"),
+        ],
+    )
+    assert "setup complete." in out, out
+    assert "Endpoint = vpn.example.com:51820" in out and "AllowedIPs = 10.8.0.0/24" in out
+    again = cli(data, "setup")
+    assert again.returncode == 0 and "already set up" in again.stdout
+    st = json.loads(cli(data, "status", "--json").stdout)
+    assert st["networks"][0]["mode"] == "hub-routed"
+
+
+def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cli(data, "init").returncode == 0
+    assert (
+        cli(
+            data, "network", "create", "--name", "office", "--subnet", "10.8.0.0/24", "--port", "51820"
+        ).returncode
+        == 0
+    )
+    assert (
+        cli(data, "peer", "add", "--network", "office", "--name", "laptop", "--preshared-key").returncode == 0
+    )
+    archive = tmp_path / "b.tar"
+    r = cli(data, "backup", "--output", str(archive))
+    assert r.returncode == 0, r.stderr
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["data.db", "manifest.json", "master.key"]
+    before = db_digest(data)
+    conf_before = cli(data, "peer", "config", "--network", "office", "laptop").stdout
+
+    # Changes after the backup, then restore: the backup's state comes back.
+    assert cli(data, "peer", "add", "--network", "office", "--name", "later").returncode == 0
+    r = cli(data, "restore", str(archive), "--yes")
+    assert r.returncode == 0 and "1 networks, 1 peers" in r.stdout, r.stderr
+    peers = json.loads(cli(data, "peer", "list", "--network", "office", "--json").stdout)
+    assert [p["name"] for p in peers] == ["laptop"]
+    assert cli(data, "peer", "config", "--network", "office", "laptop").stdout == conf_before
+    assert list((data / "backups").glob("pre-restore-*.tar"))
+    assert before  # the digest differs only by the restore's own audit entry
+
+    # Into a fresh data directory (a new server): the master key comes along.
+    fresh = tmp_path / "fresh"
+    assert cli(fresh, "init").returncode == 0
+    r = cli(fresh, "restore", str(archive), "--yes")
+    assert r.returncode == 0, r.stderr
+    assert cli(fresh, "peer", "config", "--network", "office", "laptop").stdout == conf_before
+
+
+def test_restore_refuses_bad_files_and_changes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cli(data, "init").returncode == 0
+    assert (
+        cli(
+            data, "network", "create", "--name", "office", "--subnet", "10.8.0.0/24", "--port", "51820"
+        ).returncode
+        == 0
+    )
+    good = tmp_path / "good.tar"
+    assert cli(data, "backup", "--output", str(good)).returncode == 0
+    before = db_digest(data)
+    key_before = (data / "master.key").read_bytes()
+
+    cases: dict[str, bytes] = {"not-a-tar.tar": b"hello world", "empty.tar": b""}
+    # A database from a "future" wgpilot.
+    import io
+    import sqlite3
+
+    with tarfile.open(good) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    future_db = tmp_path / "future.db"
+    future_db.write_bytes(files["data.db"])
+    conn = sqlite3.connect(future_db)
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
+    conn.commit()
+    conn.close()
+
+    def pack(db: bytes, key: bytes, manifest: dict | None = None) -> bytes:
+        import hashlib
+
+        man = manifest or {
+            **json.loads(files["manifest.json"]),
+            "sha256": {
+                "data.db": hashlib.sha256(db).hexdigest(),
+                "master.key": hashlib.sha256(key).hexdigest(),
+            },
+        }
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, blob in (
+                ("manifest.json", json.dumps(man).encode()),
+                ("data.db", db),
+                ("master.key", key),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size = len(blob)
+                tar.addfile(info, io.BytesIO(blob))
+        return buf.getvalue()
+
+    import base64
+
+    other_key = base64.b64encode(os.urandom(32)) + b"\n"
+    corrupt = bytearray(files["data.db"])
+    corrupt[4096:4196] = b"\xff" * 100  # the b-tree header of page 2
+    cases["future.tar"] = pack(future_db.read_bytes(), files["master.key"])
+    cases["wrong-key.tar"] = pack(files["data.db"], other_key)
+    cases["corrupt.tar"] = pack(bytes(corrupt), files["master.key"])
+    cases["tampered.tar"] = pack(
+        files["data.db"],
+        files["master.key"],
+        {**json.loads(files["manifest.json"]), "sha256": {"data.db": "0" * 64, "master.key": "0" * 64}},
+    )
+    for name, blob in cases.items():
+        path = tmp_path / name
+        path.write_bytes(blob)
+        r = cli(data, "restore", str(path), "--yes")
+        assert r.returncode == 2, (name, r.stdout, r.stderr)
+        assert r.stderr.startswith("error: file: "), (name, r.stderr)
+        assert db_digest(data) == before, name
+        assert (data / "master.key").read_bytes() == key_before, name
+    assert "newer than this wgpilot" in cli(data, "restore", str(tmp_path / "future.tar"), "--yes").stderr
+    assert "does not match" in cli(data, "restore", str(tmp_path / "wrong-key.tar"), "--yes").stderr
+    subprocess.run(["true"], check=True)
