@@ -25,8 +25,10 @@ class Notifier:
         self.address = env.get("NOTIFY_SOCKET", "")
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
-        # WATCHDOG_PID names the process the watchdog is meant for (not a child we spawned)
-        mine = not pid or (pid.isdigit() and int(pid) == os.getpid())
+        # WATCHDOG_PID names the process the watchdog is meant for: us, or the one-file
+        # bootloader whose child we are (PyInstaller runs the program in a child process);
+        # not some other process that inherited the environment.
+        mine = not pid or (pid.isdigit() and int(pid) in (os.getpid(), os.getppid()))
         self.watchdog_seconds = int(usec) / 1e6 if usec.isdigit() and int(usec) > 0 and mine else 0.0
 
     @property
