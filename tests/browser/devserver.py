@@ -39,8 +39,8 @@ async def _simulate(driver: FakeDriver) -> None:
         for name, dev in list(driver.devs.items()):
             for key in list(dev.peers):
                 rx, tx = totals.get(key, (0, 0))
-                rx += random.randint(1_000, 400_000)  # noqa: S311 - fake traffic
-                tx += random.randint(1_000, 2_000_000)  # noqa: S311
+                rx += random.randint(1_000, 400_000)  # fake traffic
+                tx += random.randint(1_000, 2_000_000)
                 totals[key] = (rx, tx)
                 driver.set_stats(name, key, rx=rx, tx=tx, handshake=time.time() - 5)
 

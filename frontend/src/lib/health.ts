@@ -70,7 +70,10 @@ export function degradedMessage(s: HealthState): { title: string; details: strin
   if (s.kernelEnabled === false) {
     return {
       title: 'WireGuard is not active on this server: the kernel layer is disabled, so changes are saved but no tunnel is running.',
-      details: [`Driver: ${s.driver ?? 'none'}. Install the WireGuard kernel module or wireguard-go and restart wgpilot.`, ...s.diagnostics],
+      // The server's diagnostics say why; our own hint only when it gives none.
+      details: s.diagnostics.length
+        ? s.diagnostics
+        : [`Driver: ${s.driver ?? 'none'}. Install the WireGuard kernel module or wireguard-go and restart wgpilot.`],
     };
   }
   if (s.health?.status === 'degraded') {

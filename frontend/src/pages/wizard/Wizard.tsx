@@ -29,19 +29,24 @@ type Step = SetupStep | 'done';
 function StepList({ current }: { current: Step }) {
   const idx = current === 'done' ? STEPS.length : STEPS.findIndex((s) => s.key === current);
   return (
-    <ol className="steps" aria-label="Setup progress">
-      {STEPS.map((s, i) => (
-        <li key={s.key} className={i < idx ? 'done' : i === idx ? 'current' : ''} aria-current={i === idx ? 'step' : undefined}>
-          <span className="step-num" aria-hidden="true">
-            {i < idx ? '✓' : i + 1}
-          </span>
-          <span className="step-label">
-            {s.label}
-            <span className="visually-hidden">{i < idx ? ' (done)' : i === idx ? ' (current)' : ''}</span>
-          </span>
-        </li>
-      ))}
-    </ol>
+    <>
+      <ol className="steps" aria-label="Setup progress">
+        {STEPS.map((s, i) => (
+          <li key={s.key} className={i < idx ? 'done' : i === idx ? 'current' : ''} aria-current={i === idx ? 'step' : undefined}>
+            <span className="step-num" aria-hidden="true">
+              {i < idx ? '✓' : i + 1}
+            </span>
+            <span className="step-label">
+              {s.label}
+              <span className="visually-hidden">{i < idx ? ' (done)' : i === idx ? ' (current)' : ''}</span>
+            </span>
+          </li>
+        ))}
+      </ol>
+      <p className="step-caption" aria-hidden="true">
+        {idx < STEPS.length ? `Step ${idx + 1} of ${STEPS.length}: ${STEPS[idx]?.label}` : 'All steps done'}
+      </p>
+    </>
   );
 }
 
@@ -114,6 +119,27 @@ function ServerStep({ detected, onNext }: { detected: string | null; onNext: () 
     collect({ public_ip: checkPublicIp(v.public_ip), hostname: checkHostname(v.hostname, true), dns_servers: checkDnsList(v.dns_servers) }),
   );
   const { values: v, errors } = form;
+  const [configured, setConfigured] = useState<string | null>(null);
+  // `wgpilot init --public-ip/--hostname` may have set these already: start from them.
+  const setAll = form.setAll;
+  useEffect(() => {
+    let live = true;
+    api.settings.get().then(
+      (s) => {
+        if (!live) return;
+        if (s.public_ip) setConfigured(s.public_ip);
+        setAll({
+          public_ip: s.public_ip ?? detected ?? '',
+          hostname: s.hostname ?? '',
+          dns_servers: s.default_dns.length ? s.default_dns.join(', ') : '1.1.1.1, 1.0.0.1',
+        });
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [detected, setAll]);
   const onSubmit = form.submit(async (vals) => {
     await api.setup.server({
       public_ip: vals.public_ip.trim(),
@@ -132,7 +158,13 @@ function ServerStep({ detected, onNext }: { detected: string | null; onNext: () 
         value={v.public_ip}
         onValue={(x) => form.set('public_ip', x)}
         error={errors.public_ip}
-        hint={detected ? `Detected: ${detected}. Change it if the server sits behind NAT with another address.` : 'Could not be detected; enter the address peers connect to.'}
+        hint={
+          configured
+            ? `Set when wgpilot was installed${detected && detected !== configured ? ` (detected: ${detected})` : ''}.`
+            : detected
+              ? `Detected: ${detected}. Change it if the server sits behind NAT with another address.`
+              : 'Could not be detected; enter the address peers connect to.'
+        }
         spellCheck={false}
         autoFocus
       />
@@ -439,6 +471,12 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
           <span>wgpilot setup</span>
         </div>
         <StepList current={step} />
+        {status.driver === 'none' && (
+          <Notice tone="warn">
+            WireGuard is not available on this server (no kernel module, no wireguard-go). You can finish the setup, but no tunnel comes up
+            until WireGuard is installed and wgpilot restarted.
+          </Notice>
+        )}
         <h1 ref={heading} tabIndex={-1}>
           {auth === 'login' ? 'Sign in to continue' : TITLES[step]}
         </h1>
