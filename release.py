@@ -14,7 +14,9 @@ write ``dist/<version>/``:
     wgpilot_<version>_linux_<arch>   the executable
     SHA256SUMS, SHA256SUMS.sig       checksums and their detached Ed25519 signature (base64)
     manifest.json, manifest.json.sig the update manifest and its signature
-    install.sh                       the installer, for `curl <base>/install.sh | sudo bash`
+    wgpilot.service                  the systemd unit install.sh puts in place
+    install.sh                       the installer (carrying the release key), for
+                                     `curl <base>/install.sh | sudo bash`
 
 and point ``dist/latest`` at it when it is the newest version there.
 """
@@ -172,7 +174,7 @@ def _health(port: int) -> dict[str, object] | None:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", context=ctx, timeout=2) as r:  # noqa: S310
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", context=ctx, timeout=2) as r:
             doc = json.loads(r.read())
             return doc if r.status == 200 and isinstance(doc, dict) else None
     except (OSError, ValueError):
@@ -245,6 +247,7 @@ def write_release(
     channel: str = "stable",
     expires_days: float = 90,
     now: float | None = None,
+    base_url: str = "",
 ) -> Path:
     """Lay out ``out_root/<version>/`` from a verified binary and sign it."""
     parse_version(version)
@@ -257,10 +260,18 @@ def write_release(
     shutil.copyfile(binary, dest)
     dest.chmod(0o755)
     digest, size = sha256(dest), dest.stat().st_size
-    installer = ROOT / "install.sh"
     files = [(name, digest)]
+    unit = ROOT / "packaging" / "wgpilot.service"
+    shutil.copyfile(unit, out / unit.name)
+    files.append((unit.name, sha256(out / unit.name)))
+    installer = ROOT / "install.sh"
     if installer.exists():
-        shutil.copyfile(installer, out / "install.sh")
+        # The installer checks SHA256SUMS.sig against the key it carries.
+        text = installer.read_text().replace("@WGPILOT_PUBLIC_KEY@", keys.public_text(key.public_key()))
+        if base_url:
+            text = text.replace("@WGPILOT_BASE_URL@", base_url)
+        (out / "install.sh").write_text(text)
+        (out / "install.sh").chmod(0o755)
         files.append(("install.sh", sha256(out / "install.sh")))
     sums = "".join(f"{d}  {n}\n" for n, d in files).encode()
     (out / "SHA256SUMS").write_bytes(sums)
@@ -295,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--skip-ui", action="store_true", help="do not rebuild the UI")
     p.add_argument("--channel", default="stable")
+    p.add_argument(
+        "--base-url", default="", help="default download URL written into the release's install.sh"
+    )
     p.add_argument("--expires-days", type=float, default=90.0, help="manifest lifetime (default 90)")
     p.add_argument(
         "--workpath", default=str(ROOT / "build" / "pyinstaller"), help="PyInstaller work dir (cache)"
