@@ -9,8 +9,36 @@ import { formatBytes, formatDateTime, formatDuration, relativeTime } from '../li
 import { useAsync, useDocumentTitle, useNow } from '../lib/hooks';
 import type { UpdateInfo } from '../lib/types';
 
-/** Larger than any sane wgpilot database; the server has its own limit (413). */
-const MAX_RESTORE_BYTES = 512 * 1024 * 1024;
+/** The server refuses archives above 256 MiB (413); say so before uploading. */
+const MAX_RESTORE_BYTES = 256 * 1024 * 1024;
+
+function ChannelSelect() {
+  const toast = useToast();
+  const settings = useAsync(() => api.settings.get(), []);
+  const [saving, setSaving] = useState(false);
+  const channel = settings.data?.update_channel ?? 'stable';
+  const change = async (value: string) => {
+    setSaving(true);
+    try {
+      settings.setData(await api.settings.update({ update_channel: value }));
+      toast(`Update channel set to ${value}.`);
+    } catch (e) {
+      toast(describeError(e), 'bad');
+    } finally {
+      setSaving(false);
+    }
+  };
+  if (!settings.data) return null;
+  return (
+    <div className="field field-inline">
+      <label htmlFor="update-channel">Channel</label>
+      <select id="update-channel" value={channel} onChange={(e) => void change(e.target.value)} disabled={saving}>
+        <option value="stable">stable</option>
+        <option value="beta">beta</option>
+      </select>
+    </div>
+  );
+}
 
 function UpdateCard({ initial }: { initial: UpdateInfo | null }) {
   const now = useNow(30_000);
@@ -37,7 +65,7 @@ function UpdateCard({ initial }: { initial: UpdateInfo | null }) {
         </button>
       }
     >
-      {info ? (
+      {info && (info.available || info.latest) ? (
         <>
           {info.available ? (
             <Notice tone="info">
@@ -53,6 +81,7 @@ function UpdateCard({ initial }: { initial: UpdateInfo | null }) {
         <p className="muted">Not checked yet.</p>
       )}
       {error !== null && <Notice tone="bad">{describeError(error)}</Notice>}
+      <ChannelSelect />
     </Card>
   );
 }
@@ -71,7 +100,7 @@ function BackupCard() {
     try {
       const { blob, filename } = await api.system.backup();
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-      saveBlob(blob, filename ?? `wgpilot-backup-${stamp}.db`);
+      saveBlob(blob, filename ?? `wgpilot-backup-${stamp}.tar`);
       toast('Backup downloaded.');
     } catch (e) {
       toast(describeError(e), 'bad');
@@ -84,7 +113,7 @@ function BackupCard() {
     setResult(null);
     setFileError(null);
     if (f && f.size === 0) setFileError('This file is empty.');
-    else if (f && f.size > MAX_RESTORE_BYTES) setFileError('This file is too large to be a wgpilot backup.');
+    else if (f && f.size > MAX_RESTORE_BYTES) setFileError('This file is larger than 256 MiB, too large to be a wgpilot backup.');
     setFile(f);
   };
 
@@ -92,8 +121,8 @@ function BackupCard() {
     <Card title="Backup and restore">
       <div className="stack">
         <div>
-          <p>A backup is a consistent copy of the database: networks, peers with their keys (encrypted), settings and history.</p>
-          <p className="field-hint">Keys in a backup are encrypted with this server's master key; restoring elsewhere also needs that key file.</p>
+          <p>A backup is one archive with a consistent copy of the database (networks, peers, settings, history) and the master key.</p>
+          <p className="field-hint">It contains the key that decrypts every WireGuard private key: keep it as safe as the server itself.</p>
           <button type="button" className="btn btn-primary" onClick={() => void backup()} disabled={busy}>
             {busy ? 'Preparing…' : 'Download backup'}
           </button>
@@ -106,13 +135,13 @@ function BackupCard() {
               id="restore-file"
               ref={input}
               type="file"
-              accept=".db,application/octet-stream"
+              accept=".tar,application/x-tar,application/octet-stream"
               onChange={(e) => pick(e.target.files?.[0] ?? null)}
               aria-invalid={fileError ? true : undefined}
               aria-describedby={fileError ? 'restore-err' : 'restore-hint'}
             />
             <p className="field-hint" id="restore-hint">
-              Replaces everything on this server with the backup's contents.
+              A wgpilot-backup-….tar file. It is checked completely before anything is replaced; the current state is kept on the server under backups/.
             </p>
             {fileError && (
               <p className="field-error" id="restore-err">
