@@ -147,6 +147,40 @@ def test_wrong_password_then_sign_in_and_out(stage: Stage) -> None:
     page.context.close()
 
 
+def test_keyboard_modals_and_expired_session(stage: Stage) -> None:
+    page = stage.new_page()
+    login(page)
+    page.get_by_role("link", name="Networks").first.click()
+    opener = page.get_by_role("button", name="New network")
+    opener.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="New network")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Name")).to_be_focused()  # focus moves into the modal
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(opener).to_be_focused()  # and back to what opened it
+
+    # Destructive actions ask first; Cancel keeps everything.
+    page.locator('tr[data-network="home"]').get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("dialog", name="Delete home?")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(page.locator('tr[data-network="home"]')).to_be_visible()
+
+    # Any 401 (here: the session cookie is gone) leads to the login page, and back after it.
+    page.context.clear_cookies()
+    page.get_by_role("link", name="Audit log").click()
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Faudit$"))
+    page.get_by_label("Username").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Audit log", level=1)).to_be_visible()
+    expect(page.get_by_test_id("audit-table")).to_contain_text("setup.admin")
+    no_js_errors(page)
+    page.context.close()
+
+
 def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
     page = stage.new_page()
     login(page)
