@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import Clock
+from tests.unit.monitor.conftest import Lab, settings
+from wgpilot.domain.errors import NotFoundError, RateLimitedError
+from wgpilot.kernel.driver import DeviceState
+from wgpilot.kernel.fake import FakeDriver
+from wgpilot.monitor import Event, Hub, Monitor
+from wgpilot.monitor.hub import Subscription
+from wgpilot.monitor.state import NetworkLive, PeerStatus
+
+
+def status(pid: int, rx: int) -> PeerStatus:
+    return PeerStatus(pid, 1, f"key{pid}", True, 1, rx, 0, 0.0, 0.0, None)
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.001)
+    assert predicate(), what
+
+
+async def collect(sub: Subscription, into: list[Event]) -> None:
+    async for event in sub:
+        into.append(event)
+
+
+async def test_a_subscriber_gets_the_snapshot_then_only_changes(lab: Lab) -> None:
+    monitor = Monitor(lab.ctx, settings())
+    a, b = lab.peers
+    lab.stats(a, rx=1, tx=1, handshake=1)
+    await monitor.tick()
+    events: list[Event] = []
+    task = asyncio.create_task(collect(await monitor.subscribe(lab.net.id), events))
+    await until(lambda: len(events) == 1, "the snapshot")
+    snap = events[0]
+    assert snap.event == "snapshot"
+    assert sorted(p["peer_id"] for p in snap.json()["peers"]) == [a.id, b.id]
+    assert set(snap.json()["peers"][0]) == {
+        "peer_id",
+        "network_id",
+        "public_key",
+        "online",
+        "last_handshake",
+        "rx_bytes",
+        "tx_bytes",
+        "rx_rate",
+        "tx_rate",
+        "endpoint",
+    }
+    lab.clock.advance(5)
+    lab.stats(b, rx=7, tx=3, handshake=1)
+    await monitor.tick()
+    await until(lambda: len(events) == 2, "one status event")
+    assert events[1].event == "status"
+    assert [(p["peer_id"], p["rx_bytes"]) for p in events[1].json()["peers"]] == [(b.id, 7)]
+    monitor.hub.heartbeat()
+    await until(lambda: len(events) == 3, "a heartbeat")
+    assert events[2].event == "heartbeat" and events[2].json() == {"ts": int(lab.clock.now)}
+    assert events[2].sse() == {"event": "heartbeat", "data": events[2].data}
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert monitor.hub.subscribers() == 0  # a disconnected client is released
+
+
+async def test_an_unknown_network_is_not_found(lab: Lab) -> None:
+    monitor = Monitor(lab.ctx, settings())
+    with pytest.raises(NotFoundError):
+        await monitor.subscribe(999)
+
+
+class TrafficDriver(FakeDriver):
+    """Every read shows new traffic on the first peer: each poll is one change."""
+
+    async def device(self, name: str) -> DeviceState:
+        dev = self.devs[name]
+        key = next(iter(dev.peers))
+        p = dev.peers[key]
+        dev.peers[key] = p._replace(rx_bytes=p.rx_bytes + 100, last_handshake=1.0)
+        return await super().device(name)
+
+
+async def test_one_hundred_clients_share_one_poll_and_all_get_every_change(lab: Lab) -> None:
+    driver = TrafficDriver()
+    driver.devs = lab.driver.devs
+    lab.ctx.driver = driver
+    monitor = Monitor(lab.ctx, settings(monitor__poll_interval=0.01))
+    received: list[list[Event]] = [[] for _ in range(100)]
+    clients = [
+        asyncio.create_task(collect(await monitor.subscribe(lab.net.id), received[i])) for i in range(100)
+    ]
+    await until(lambda: monitor.hub.subscribers(lab.net.id) == 100, "100 subscribers")
+    runner = asyncio.create_task(monitor.run())
+    await until(lambda: monitor.poller.polls >= 10, "ten polls")
+    polls_seen = monitor.hub.published
+    await until(
+        lambda: all(sum(e.event == "status" for e in r) >= polls_seen for r in received),
+        "every client to receive every change",
+    )
+    monitor.stop()
+    await runner
+    await asyncio.gather(*clients)
+    # One device read per poll, however many clients listen.
+    assert driver.ops["device"] == monitor.poller.polls
+    published = monitor.hub.published
+    for events in received:
+        statuses = [e for e in events if e.event == "status"]
+        assert events[0].event == "snapshot"
+        assert len(statuses) >= polls_seen and len(statuses) <= published
+        assert statuses[0] is received[0][1]  # encoded once, shared by every client
+    assert monitor.hub.subscribers() == 0
+
+
+async def test_a_slow_client_is_dropped_without_slowing_the_others() -> None:
+    hub = Hub(lambda nid: None, clock=Clock(), queue_size=4)
+    fast: list[Event] = []
+    slow_sub = hub.subscribe(1)
+    slow = slow_sub.__aiter__()
+    assert (await anext(slow)).event == "snapshot"  # then it stops reading
+    fast_task = asyncio.create_task(collect(hub.subscribe(1), fast))
+    await until(lambda: hub.subscribers(1) == 2, "two subscribers")
+    for i in range(10):
+        await hub.publish(1, [status(1, i)])
+        await asyncio.sleep(0)
+    assert hub.subscribers(1) == 1 and slow_sub.dropped
+    await until(lambda: len(fast) == 11, "all ten changes for the fast client")
+    with pytest.raises(StopAsyncIteration):
+        await anext(slow)  # its stream ends: the browser reconnects and gets a fresh snapshot
+    hub.close()
+    await fast_task
+
+
+async def test_snapshots_are_encoded_once_per_state() -> None:
+    peers = {i: status(i, i) for i in range(1, 4)}
+    live = NetworkLive(network=None, polled_at=0, peers=peers)  # type: ignore[arg-type]
+    hub = Hub(lambda nid: live, clock=Clock())
+    first = await anext(hub.subscribe(1).__aiter__())
+    second = await anext(hub.subscribe(1).__aiter__())
+    assert first is second and [p["rx_bytes"] for p in json.loads(first.data)["peers"]] == [1, 2, 3]
+
+
+async def test_nothing_is_encoded_without_subscribers() -> None:
+    hub = Hub(lambda nid: None, clock=Clock())
+    assert await hub.publish(1, [status(1, 1)]) == 0
+    assert hub.published == 0
+
+
+async def test_too_many_streams_are_refused() -> None:
+    hub = Hub(lambda nid: None, clock=Clock(), max_subscribers=2)
+    streams = [hub.subscribe(1).__aiter__() for _ in range(2)]
+    for s in streams:
+        await anext(s)
+    with pytest.raises(RateLimitedError):
+        hub.subscribe(2)
+    for s in streams:
+        await s.aclose()  # type: ignore[attr-defined]
+    assert hub.subscribers() == 0
+    hub.subscribe(2)

@@ -1,0 +1,201 @@
+"""Fan-out of live peer status to SSE clients.
+
+Every client of a network shares the one poll: the poller hands each change to the
+hub once, the hub encodes it to JSON once, and every subscriber queue receives the
+same ``Event`` object. A subscriber gets the full snapshot of its network first,
+then only changes, plus a periodic heartbeat.
+
+Queues are bounded. A client that stops reading (its queue is full) is dropped: its
+stream ends, which an EventSource answers by reconnecting and receiving a fresh
+snapshot — correct again, and without slowing anybody else down. A client that
+disconnects is released by the ``finally`` of its generator (the SSE response
+cancels it).
+
+    sub = hub.subscribe(network_id)            # may raise RateLimitedError (429)
+    return EventSourceResponse(sub.sse())      # {"event": ..., "data": json}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from wgpilot.domain.errors import RateLimitedError
+from wgpilot.monitor.state import NetworkLive, PeerStatus
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 64  # events a client may lag behind before it is dropped
+MAX_SUBSCRIBERS = 1000
+INLINE_ENCODE = 500  # peers; bigger payloads are encoded in a worker thread
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One server-sent event; ``data`` is JSON text shared by every subscriber."""
+
+    event: str  # "snapshot" | "status" | "heartbeat"
+    data: str
+
+    def sse(self) -> dict[str, str]:
+        return {"event": self.event, "data": self.data}
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+_CLOSE = Event("close", "{}")  # internal: ends a subscriber's stream
+
+
+def _encode_peers(peers: list[PeerStatus]) -> str:
+    return json.dumps({"peers": [p._asdict() for p in peers]}, separators=(",", ":"))
+
+
+async def _encode(peers: list[PeerStatus]) -> str:
+    if len(peers) <= INLINE_ENCODE:
+        return _encode_peers(peers)
+    # PeerStatus tuples are immutable: safe to read from another thread.
+    return await asyncio.to_thread(_encode_peers, peers)
+
+
+class Subscription:
+    """One client's stream of events for one network."""
+
+    def __init__(self, hub: Hub, network_id: int) -> None:
+        self.hub = hub
+        self.network_id = network_id
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=hub.queue_size)
+        self.dropped = False
+
+    def offer(self, event: Event) -> None:
+        if self.dropped:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped = True
+            self.hub._remove(self)
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(_CLOSE)
+            log.warning("slow live-event client dropped", extra={"network_id": self.network_id})
+
+    def close(self) -> None:
+        """End the stream (server shutdown)."""
+        self.dropped = True
+        self.hub._remove(self)
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(_CLOSE)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[Event]:
+        # Registration and the snapshot's state are taken in the same step, so every
+        # change published afterwards is newer than the snapshot (none is lost).
+        live = self.hub._register(self)
+        try:
+            yield await self.hub._snapshot(self.network_id, live)
+            while True:
+                event = await self.queue.get()
+                if event is _CLOSE:
+                    return
+                yield event
+        finally:
+            self.hub._remove(self)
+
+    async def sse(self) -> AsyncIterator[dict[str, str]]:
+        """The stream as the dicts sse-starlette's EventSourceResponse takes."""
+        async for event in self:
+            yield event.sse()
+
+
+class Hub:
+    def __init__(
+        self,
+        current: Callable[[int], NetworkLive | None],
+        *,
+        clock: Callable[[], float],
+        queue_size: int = QUEUE_SIZE,
+        max_subscribers: int = MAX_SUBSCRIBERS,
+    ) -> None:
+        self._current = current  # network id → its latest NetworkLive (the poller's state)
+        self.clock = clock
+        self.queue_size = queue_size
+        self.max_subscribers = max_subscribers
+        self._subs: dict[int, set[Subscription]] = {}
+        self._snapshots: dict[int, tuple[object, asyncio.Task[Event]]] = {}
+        self.published = 0  # change events encoded (one per network per poll with changes)
+
+    # -- subscribers ----------------------------------------------------------------------------
+    def subscribe(self, network_id: int) -> Subscription:
+        """A stream for one network. It registers when first iterated, so a response that
+        never starts leaks nothing."""
+        if self.subscribers() >= self.max_subscribers:
+            raise RateLimitedError("too many live event streams; try again shortly", retry_after=5)
+        return Subscription(self, network_id)
+
+    def subscribers(self, network_id: int | None = None) -> int:
+        if network_id is not None:
+            return len(self._subs.get(network_id, ()))
+        return sum(len(s) for s in self._subs.values())
+
+    def _register(self, sub: Subscription) -> NetworkLive | None:
+        self._subs.setdefault(sub.network_id, set()).add(sub)
+        return self._current(sub.network_id)
+
+    def _remove(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.network_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.network_id]
+                self._snapshots.pop(sub.network_id, None)
+
+    async def _snapshot(self, network_id: int, live: NetworkLive | None) -> Event:
+        """The full snapshot event, encoded once per poll state however many clients join."""
+        if live is None:
+            return Event("snapshot", '{"peers":[]}')
+        cached = self._snapshots.get(network_id)
+        if cached is None or cached[0] is not live.peers:
+            peers = list(live.peers.values())
+
+            async def build() -> Event:
+                return Event("snapshot", await _encode(peers))
+
+            cached = (live.peers, asyncio.ensure_future(build()))
+            self._snapshots[network_id] = cached
+        return await asyncio.shield(cached[1])
+
+    # -- publishing -----------------------------------------------------------------------------
+    async def publish(self, network_id: int, changed: list[PeerStatus]) -> int:
+        """Send the peers whose status changed to every subscriber of the network; returns
+        how many subscribers got it. Nothing is encoded when nobody listens."""
+        subs = self._subs.get(network_id)
+        if not subs or not changed:
+            return 0
+        event = Event("status", await _encode(changed))
+        self.published += 1
+        targets = list(self._subs.get(network_id, ()))
+        for sub in targets:
+            sub.offer(event)
+        return len(targets)
+
+    def heartbeat(self) -> None:
+        if not self._subs:
+            return
+        event = Event("heartbeat", json.dumps({"ts": int(self.clock())}))
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.offer(event)
+
+    def close(self) -> None:
+        """End every stream (the server is stopping)."""
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.close()
