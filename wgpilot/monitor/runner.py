@@ -1,0 +1,271 @@
+"""``Monitor``: the poller, SSE hub, history, metrics and alerts of one process, and
+the loops that drive them inside ``wgpilot serve``.
+
+    monitor = Monitor(ctx, settings)
+    daemon.add_task("monitor", monitor.run)
+    daemon.stop_callbacks.append(monitor.stop)
+    state.monitor = monitor
+    app = create_app(state, record=monitor.metrics.record_request)
+
+One poll loop does everything in order: poll → publish changes → evaluate alerts →
+store a snapshot when one is due. Compaction runs in its own loop (at start-up, then
+hourly — which includes the daily roll-ups) so a big backlog never delays a poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from wgpilot.config import Settings
+from wgpilot.domain import validate
+from wgpilot.domain.errors import NotFoundError
+from wgpilot.domain.models import Actor
+from wgpilot.monitor.alerts import AlertEngine
+from wgpilot.monitor.health import DbProbe, health_doc
+from wgpilot.monitor.history import History
+from wgpilot.monitor.hub import Hub, Subscription
+from wgpilot.monitor.metrics import Metrics
+from wgpilot.monitor.notify import Channel, DeliveryError, Dispatcher, EmailChannel, Message, WebhookChannel
+from wgpilot.monitor.poller import Changes, Poller
+from wgpilot.monitor.state import LiveState, NetworkLive
+from wgpilot.services.context import Context
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = 15.0
+COMPACT_EVERY = 3600.0
+COMPACT_OFFSET = 30.0  # seconds past the hour: the hour's last tick is written by then
+INLINE_STATUS = 2000  # peers; a bigger /api/status body is built in a worker thread
+
+
+class Monitor:
+    def __init__(
+        self,
+        ctx: Context,
+        settings: Settings,
+        *,
+        started_at: float | None = None,
+        channels: dict[str, Channel] | None = None,
+        backoff: tuple[float, ...] | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.ctx = ctx
+        self.poll_interval = float(settings["monitor.poll_interval"])
+        self.snapshot_interval = float(settings["monitor.snapshot_interval"])
+        threshold = float(settings["monitor.online_threshold"])
+        self.started_at = time.time() if started_at is None else started_at
+        self.heartbeat_interval = HEARTBEAT
+        self.poller = Poller(ctx, online_threshold=threshold)
+        self.hub = Hub(self._network, clock=ctx.clock)
+        self.history = History(ctx.db, clock=ctx.clock, interval=self.snapshot_interval)
+        self.metrics = Metrics(lambda: self.poller.state, subscribers=self.hub.subscribers)
+        self.email = EmailChannel(ctx)
+        kwargs: dict[str, Any] = {"sleep": sleep, "on_result": self._delivery_result}
+        if backoff is not None:
+            kwargs["backoff"] = backoff
+        self.dispatcher = Dispatcher(channels or {"email": self.email, "webhook": WebhookChannel()}, **kwargs)
+        self.alerts = AlertEngine(ctx, self.dispatcher.submit, online_threshold=threshold)
+        self.probe = DbProbe(ctx.db, ttl=min(5.0, self.poll_interval))
+        self._stop = asyncio.Event()
+        self._ready = asyncio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Poll until ``stop()`` (or cancellation); the daemon's task."""
+        self.attach()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._poll_loop(), name="monitor-poll")
+                tg.create_task(self._heartbeat_loop(), name="monitor-heartbeat")
+                tg.create_task(self._compact_loop(), name="monitor-compact")
+        finally:
+            self.detach()
+            self.hub.close()
+            await self.dispatcher.close()
+
+    def attach(self) -> None:
+        """Listen to ``ctx.changed`` (peer names, alert rules, restores); ``run`` does this."""
+        if self._on_change not in self.ctx.listeners:
+            self.ctx.listeners.append(self._on_change)
+
+    def detach(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.ctx.listeners.remove(self._on_change)
+
+    def stop(self) -> None:
+        """Ask the loops to finish; ends every SSE stream now so the web server's
+        graceful shutdown is not held open by them."""
+        self._stop.set()
+        self.hub.close()
+
+    async def _sleep_or_stop(self, seconds: float) -> bool:
+        """Wait ``seconds``; True when stop was requested meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, seconds))
+        return self._stop.is_set()
+
+    async def _poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            started = loop.time()
+            await self.tick()
+            if await self._sleep_or_stop(self.poll_interval - (loop.time() - started)):
+                return
+
+    async def _heartbeat_loop(self) -> None:
+        while not await self._sleep_or_stop(self.heartbeat_interval):
+            self.hub.heartbeat()
+
+    async def _compact_loop(self) -> None:
+        while not self._stop.is_set():
+            await self.compact()
+            now = self.ctx.clock()
+            wait = COMPACT_EVERY - (now % COMPACT_EVERY) + COMPACT_OFFSET
+            if await self._sleep_or_stop(wait):
+                return
+
+    # -- one round ----------------------------------------------------------------------------------
+    async def tick(self) -> Changes:
+        """One poll with everything that follows it. Never raises: a failure is logged
+        and counted, and the next poll tries again."""
+        try:
+            state, changes = await self.poller.poll()
+        except Exception:
+            log.exception("poll failed")
+            self.metrics.poll_errors.inc()
+            return {}
+        self._ready.set()
+        self.metrics.poll_duration.observe(state.poll_seconds)
+        for network_id, changed in changes.items():
+            await self.hub.publish(network_id, changed)
+        try:
+            await self.alerts.evaluate(state)
+        except Exception:
+            log.exception("alert evaluation failed")
+        if self.history.due():
+            try:
+                await self.history.snapshot(state.networks)
+                self.metrics.snapshot_duration.observe(self.history.last_tick_seconds)
+            except Exception:
+                log.exception("snapshot failed")
+        return changes
+
+    async def compact(self) -> None:
+        try:
+            await self.history.compact()
+            await self.alerts.prune(int(self.ctx.clock()))
+        except Exception:
+            log.exception("history compaction failed")
+
+    def _on_change(self, kind: str, network_id: int | None) -> None:
+        if kind in ("peers", "networks"):
+            self.poller.invalidate(network_id)
+        elif kind == "restore":
+            self.poller.invalidate(None)
+            self.alerts.invalidate()
+        elif kind == "alerts":
+            self.alerts.invalidate()
+
+    def _delivery_result(self, channel: str, result: str) -> None:
+        self.metrics.alert_deliveries.labels(channel, result).inc()
+
+    def _network(self, network_id: int) -> NetworkLive | None:
+        return self.poller.state.network(network_id)
+
+    # -- what the web layer asks for ----------------------------------------------------------------
+    @property
+    def state(self) -> LiveState:
+        return self.poller.state
+
+    async def _first_poll(self) -> None:
+        """Right after start-up, wait (briefly) for the first poll instead of answering empty."""
+        if not self._ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), timeout=self.poll_interval)
+
+    async def status(self) -> dict[str, Any]:
+        """The body of ``GET /api/status``."""
+        await self._first_poll()
+        state = self.poller.state
+        if sum(len(n.peers) for n in state.networks) > INLINE_STATUS:
+            return await asyncio.to_thread(state.as_dict)  # immutable state: safe in a thread
+        return state.as_dict()
+
+    async def health(self) -> dict[str, Any]:
+        """The body of ``GET /health``."""
+        await self._first_poll()
+        now = time.time()
+        return health_doc(
+            self.poller.state,
+            database_ok=await self.probe.ok(),
+            uptime=now - self.started_at,
+            now=self.ctx.clock(),
+            poll_interval=self.poll_interval,
+        )
+
+    async def subscribe(self, network_id: int) -> Subscription:
+        """A live stream of one network's peer status (``GET /api/networks/{id}/events``):
+        iterate it, or hand ``sub.sse()`` to sse-starlette's EventSourceResponse."""
+        if await self.ctx.networks.get(self.ctx.db, network_id) is None:
+            raise NotFoundError(f"network {network_id} does not exist", code="NETWORK_NOT_FOUND")
+        return self.hub.subscribe(network_id)
+
+    async def stats(
+        self,
+        network_id: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        granularity: str = "hour",
+        peer_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The body of ``GET /api/networks/{id}/stats``: bytes transferred per bucket."""
+        if await self.ctx.networks.get(self.ctx.db, network_id) is None:
+            raise NotFoundError(f"network {network_id} does not exist", code="NETWORK_NOT_FOUND")
+        if (
+            peer_id is not None
+            and await self.ctx.peers.get_in_network(self.ctx.db, network_id, peer_id) is None
+        ):
+            raise NotFoundError(
+                f"peer {peer_id} does not exist in network {network_id}", code="PEER_NOT_FOUND"
+            )
+        return await self.history.series(
+            network_id, start=start, end=end, granularity=granularity, peer_id=peer_id
+        )
+
+    async def render_metrics(self) -> bytes:
+        """Prometheus exposition text (``Content-Type: wgpilot.monitor.metrics.CONTENT_TYPE``)."""
+        return await self.metrics.render()
+
+    def record_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.metrics.record_request(method, route, status, seconds)
+
+    async def send_test_mail(self, to: str | None, actor: Actor) -> dict[str, Any]:
+        """``POST /api/settings/smtp/test``: one mail now, no retries; ``{ok, message}``."""
+        recipient = (validate.email(to, "to") or "") if to else ""
+        message = Message(
+            "[wgpilot] test message",
+            "This is a test message from wgpilot. SMTP delivery works.\n",
+            {"status": "test"},
+        )
+        try:
+            await self.email.send(recipient, message)
+            result = {"ok": True, "message": f"sent to {recipient or 'the alert_email address'}"}
+        except DeliveryError as exc:
+            result = {"ok": False, "message": str(exc)}
+        now = self.ctx.now()
+        async with self.ctx.db.transaction() as tx:
+            await self.ctx.audit.record(
+                tx,
+                actor,
+                "settings.smtp_test",
+                "settings",
+                {"to": recipient or None, "ok": result["ok"]},
+                now,
+            )
+        return result
