@@ -101,7 +101,13 @@ detect_distro() {
     esac
 }
 
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+have_lib() {
+    # not `ldconfig -p | grep -q`: grep's early exit makes ldconfig die of SIGPIPE, and
+    # pipefail then reports the library as missing
+    local cache
+    cache="$(ldconfig -p 2>/dev/null || true)"
+    [[ "$cache" == *"$1"* ]]
+}
 
 kernel_has_wireguard() {
     [[ -d /sys/module/wireguard ]] && return 0
