@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from wgpilot.domain.errors import RuntimeFailure
+from wgpilot.domain.errors import ConflictError, RuntimeFailure
 from wgpilot.services import status as status_mod
 from wgpilot.services import views
 from wgpilot.storage import migrate
@@ -85,7 +85,7 @@ async def system_info(req: ApiRequest) -> dict[str, Any]:
 
 async def update_check(req: ApiRequest) -> dict[str, Any]:
     if req.state.updates is None:
-        raise RuntimeFailure("no update source is configured (update.url)", code="UPDATE_UNAVAILABLE")
+        raise ConflictError("no update source is configured (update.url)", code="UPDATE_NOT_CONFIGURED")
     return dict(await req.state.updates.check())
 
 

@@ -44,7 +44,9 @@ def _parse_listen(listen: str) -> tuple[str, int]:
 
 def _bind_tcp(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if (":" in host or host == "") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto says TCP, and without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
@@ -58,8 +60,11 @@ def _bind_tcp(host: str, port: int) -> socket.socket:
         raise
 
 
-def bind_https(listen: str) -> socket.socket:
-    """The HTTPS listening socket: ``listen`` when given, else 443 then 8443."""
+def bind_https(
+    listen: str, ports: tuple[int, ...] = DEFAULT_PORTS, hosts: tuple[str, ...] = ("", "0.0.0.0")
+) -> socket.socket:
+    """The HTTPS listening socket: ``listen`` when given, else 443 then 8443 (``ports``)
+    on every address (``hosts``: dual-stack first, IPv4 when IPv6 is unavailable)."""
     if listen:
         host, port = _parse_listen(listen)
         try:
@@ -69,8 +74,8 @@ def bind_https(listen: str) -> socket.socket:
                 return _bind_tcp("0.0.0.0", port)
             raise RuntimeFailure(f"cannot listen on {listen}: {exc.strerror}", code="LISTEN_FAILED") from exc
     last: OSError | None = None
-    for port in DEFAULT_PORTS:
-        for host in ("", "0.0.0.0"):
+    for port in ports:
+        for host in hosts:
             try:
                 return _bind_tcp(host, port)
             except OSError as exc:

@@ -1,0 +1,81 @@
+"""A real wgpilot HTTPS server (uvicorn, TLS, real SQLite) over the fake driver, for
+schemathesis to hammer. Prints "READY <port> <session token>" once set up."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from tests.conftest import FakeHost, FakeSysctl
+from wgpilot import config
+from wgpilot.kernel.fake import FakeDriver, FakeFirewall
+from wgpilot.runtime import open_database
+from wgpilot.services import setup_state
+from wgpilot.services.auth import RateLimiter
+from wgpilot.services.context import Context
+from wgpilot.tls.manager import TlsManager
+from wgpilot.web.app import create_app
+from wgpilot.web.state import WebState
+
+PASSWORD = "fuzzing password 1"
+
+
+async def main(data_dir: Path) -> None:
+    settings = config.load(
+        None,
+        env={
+            "WGPILOT_DATA_DIR": str(data_dir),
+            "WGPILOT_AUTH_BCRYPT_COST": "4",
+            "WGPILOT_TLS_HTTP_PORT": "0",
+            "WGPILOT_LISTEN": "127.0.0.1:8443",
+        },
+    )
+    db, cipher = await open_database(settings)
+    ctx = Context(
+        db=db,
+        cipher=cipher,
+        driver=FakeDriver(),
+        firewall=FakeFirewall(),
+        host=FakeHost(),
+        sysctl=FakeSysctl(),
+    )  # type: ignore[arg-type]
+    state = WebState(ctx, settings)
+    # The fuzzer logs out and back in many times; the per-IP login limit would starve it.
+    state.auth.limiter = RateLimiter(limit=10**9)
+    token = await setup_state.issue_install_token(ctx)
+    session = await state.setup.create_admin(token, "admin", PASSWORD, "127.0.0.1")
+    await state.setup.server(session_actor(session), "203.0.113.10", None, ["1.1.1.1"])
+    net, _ = await state.setup.network(session_actor(session), {"name": "office", "subnet": "10.8.0.0/16"})
+    await state.setup.peer(session_actor(session), {"name": "first", "network_id": net.id})
+    state.tls = TlsManager(settings)
+    ssl_context = await state.tls.prepare()
+    app = create_app(state)
+    sock = socket.socket(
+        socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )  # TCP_NODELAY, see web/server.py
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    cfg = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", ws="none", timeout_graceful_shutdown=3
+    )
+    cfg.load()
+    cfg.ssl = ssl_context
+    server = uvicorn.Server(cfg)
+    print(f"READY {sock.getsockname()[1]} {session.token}", flush=True)
+    await server.serve(sockets=[sock])
+    await db.close()
+
+
+def session_actor(session):  # type: ignore[no-untyped-def]
+    from wgpilot.domain.models import Actor
+
+    return Actor(session.user.id, session.user.username, "127.0.0.1")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1])))

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+from pathlib import Path
+
+from wgpilot.web import server
+
+
+def test_listening_sockets_say_tcp_so_asyncio_sets_nodelay() -> None:
+    # asyncio enables TCP_NODELAY only when sock.proto == IPPROTO_TCP; without it every
+    # response sent in two writes waits for a delayed ACK (~40 ms measured).
+    sock = server._bind_tcp("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
+
+
+async def test_accepted_connections_have_nodelay() -> None:
+    sock = server._bind_tcp("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw = writer.get_extra_info("socket")
+        seen.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    srv = await asyncio.start_server(handle, sock=sock)
+    port = sock.getsockname()[1]
+    _, w = await asyncio.open_connection("127.0.0.1", port)
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    w.close()
+    srv.close()
+    await srv.wait_closed()
+    assert seen and seen[0] != 0
+
+
+def test_control_socket_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "wgpilot.sock"
+    sock = server.bind_control(path)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        sock.close()
+
+
+def test_fallback_to_the_next_port_when_the_first_is_taken() -> None:
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    busy = taken.getsockname()[1]
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    fallback = probe.getsockname()[1]
+    probe.close()
+    try:
+        sock = server.bind_https("", ports=(busy, fallback), hosts=("127.0.0.1",))
+        assert sock.getsockname()[1] == fallback
+        sock.close()
+    finally:
+        taken.close()
