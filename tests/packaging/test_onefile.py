@@ -1,0 +1,132 @@
+"""The one-file binary: size, cold start against the same server from the venv, and the
+host's libnftables found (or clearly asked for) at run time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.packaging.conftest import ROOT, Releases, free_port, health
+
+pytestmark = pytest.mark.packaging
+
+MAX_BYTES = 30 * 1024 * 1024
+MAX_COLD_START = 1.0
+MAX_RATIO = 2.0
+
+
+class Server:
+    """One way of starting the server (one-file or venv) with its own config and data."""
+
+    def __init__(self, argv: list[str], tmp: Path) -> None:
+        tmp.mkdir()
+        self.port = free_port()
+        self.config = tmp / "config.toml"
+        self.config.write_text(f'listen = "127.0.0.1:{self.port}"\ndriver = "none"\n\n[tls]\nhttp_port = 0\n')
+        self.argv = [*argv, "serve", "--config", str(self.config), "--data-dir", str(tmp / "data")]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("WGPILOT_", "NOTIFY_SOCKET"))}
+
+    def start_to_health(self) -> float:
+        """Seconds from exec to the first /health 200; then SIGTERM and a clean exit."""
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,
+        )
+        try:
+            while health(self.port, timeout=0.5) is None:
+                assert proc.poll() is None, f"{self.argv[0]} exited with {proc.returncode}"
+                assert time.monotonic() - started < 30, "no /health within 30 s"
+                time.sleep(0.005)
+            took = time.monotonic() - started
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            return took
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def test_size_and_cold_start(releases: Releases, tmp_path: Path) -> None:
+    binary = releases.binary("1.0.1")
+    size = binary.stat().st_size
+    one = Server([str(binary)], tmp_path / "frozen")
+    venv = Server([sys.executable, "-m", "wgpilot"], tmp_path / "venv")
+    one.start_to_health()  # warm-up: creates the data directory, certificate, database
+    venv.start_to_health()
+    frozen: list[float] = []
+    source: list[float] = []
+    for _ in range(5):  # interleaved, so load from elsewhere hits both alike
+        frozen.append(one.start_to_health())
+        source.append(venv.start_to_health())
+    f, v = statistics.median(frozen), statistics.median(source)
+    print(
+        f"\none-file binary: {size / 1e6:.1f} MB ({size} bytes)"
+        f"\ncold start to /health 200, median of 5: one-file {f:.3f}s, venv {v:.3f}s, ratio {f / v:.2f}"
+        f"\n  one-file runs: {', '.join(f'{t:.3f}' for t in frozen)}"
+        f"\n  venv runs:     {', '.join(f'{t:.3f}' for t in source)}"
+    )
+    assert size < MAX_BYTES
+    assert f < MAX_COLD_START
+    assert f <= MAX_RATIO * v
+
+
+def _status(binary: Path, data: Path, hide_libnftables: bool) -> str:
+    lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libnftables.so.1")
+    body = f'WGPILOT_DRIVER=userspace "{binary}" status --data-dir "{data}"'
+    if hide_libnftables:
+        body = f'mount --bind /dev/null "{lib}" && {body}'
+    out = subprocess.run(
+        ["unshare", "-n", "-m", "sh", "-c", body], capture_output=True, text=True, timeout=120, check=False
+    )
+    return out.stdout + out.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
+@pytest.mark.skipif(not shutil.which("wireguard-go"), reason="needs wireguard-go for the userspace driver")
+@pytest.mark.skipif(
+    not Path("/usr/lib/x86_64-linux-gnu/libnftables.so.1").exists(), reason="needs libnftables1"
+)
+def test_frozen_binary_uses_host_libnftables(releases: Releases, tmp_path: Path) -> None:
+    binary = releases.binary("1.0.1")
+    # in a fresh network namespace: reads (the empty) ruleset through the host's library
+    found = _status(binary, tmp_path / "a", hide_libnftables=False)
+    assert "driver:  userspace" in found and "libnftables" not in found, found
+    # the library hidden: the binary says what to install (it does not bundle its own)
+    missing = _status(binary, tmp_path / "b", hide_libnftables=True)
+    assert "libnftables.so.1 was not found: install it with 'apt install libnftables1'" in missing, missing
+
+
+def test_spec_and_hook_are_used(releases: Releases) -> None:
+    """The hook is the one collecting data: migrations and UI are inside the binary."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller.utils.cliutils.archive_viewer",
+            "--list",
+            "--recursive",
+            str(releases.binary("1.0.1")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    listing = out.stdout
+    assert "wgpilot/storage/migrations/0001_initial.sql" in listing, out.stderr[-2000:]
+    if (ROOT / "wgpilot/web/dist/index.html").exists():
+        assert "wgpilot/web/dist/index.html" in listing
+    assert "libnftables" not in listing
