@@ -95,20 +95,34 @@ class _Daemon(Protocol):
     def add_task(self, name: str, task: Callable[[], Any]) -> None: ...
 
 
-def attach(daemon: _Daemon, notifier: Notifier | None = None) -> Notifier:
+def attach(
+    daemon: _Daemon, notifier: Notifier | None = None, *, ready: Callable[[], Awaitable[object]] | None = None
+) -> Notifier:
     """READY=1 after start-up, STOPPING=1 on shutdown, and the watchdog task. Call before
-    ``daemon.run()``; put it after the web server's callbacks so READY means listening."""
+    ``daemon.run()``. ``ready``, when given, is awaited before READY=1 is sent (e.g. "the
+    HTTPS socket is listening"); without it READY=1 goes out with the daemon's ready
+    callbacks (reconcile done, tasks started)."""
     n = notifier or Notifier()
     if not n.enabled:
         return n
 
-    def ready() -> None:
+    def announce() -> None:
         n.ready("serving")
 
     def stopping() -> None:
         n.stopping()
 
-    daemon.ready_callbacks.append(ready)
+    if ready is None:
+        daemon.ready_callbacks.append(announce)
+    else:
+        wait_ready = ready
+
+        async def announce_when_ready() -> None:
+            await wait_ready()
+            announce()
+            await asyncio.Event().wait()  # a task that ends would stop the daemon
+
+        daemon.add_task("sd-ready", announce_when_ready)
     daemon.stop_callbacks.insert(0, stopping)
     daemon.add_task("sd-watchdog", n.watchdog_loop)
     return n

@@ -83,3 +83,28 @@ def test_attach(tmp_path: Path) -> None:
         for cb in d.stop_callbacks:
             cb()
         assert rx.recv(100).startswith(b"STOPPING=1")
+
+
+async def test_attach_waits_for_ready(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify")
+    with _receiver(address) as rx:
+        rx.setblocking(False)
+        d = FakeDaemon()
+        listening = asyncio.Event()
+        tasks: dict[str, object] = {}
+        d.add_task = lambda name, task: tasks.__setitem__(name, task)  # type: ignore[method-assign]
+        attach(d, Notifier({"NOTIFY_SOCKET": address}), ready=listening.wait)
+        assert d.ready_callbacks == [] and set(tasks) == {"sd-ready", "sd-watchdog"}
+        running = asyncio.create_task(tasks["sd-ready"]())  # type: ignore[operator]
+        await asyncio.sleep(0.05)
+        with pytest.raises(BlockingIOError):
+            rx.recv(100)  # not before the server listens
+        listening.set()
+        await asyncio.sleep(0.05)
+        assert rx.recv(100).startswith(b"READY=1")
+        running.cancel()
+
+
+def test_watchdog_pid_of_the_onefile_parent() -> None:
+    env = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "2000000", "WATCHDOG_PID": str(os.getppid())}
+    assert Notifier(env).watchdog_seconds == 2.0
