@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { StatusDot } from '../components/StatusDot';
 import { TransferChart } from '../components/TransferChart';
 import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
@@ -37,7 +37,8 @@ async function load(): Promise<Data> {
 }
 
 function TransferCard({ networks }: { networks: Network[] }) {
-  const to = Math.floor(serverNow() / 3600) * 3600 + 3600;
+  // The window is fixed when the card mounts (a reload or a revisit moves it).
+  const [to] = useState(() => Math.floor(serverNow()));
   const from = to - 24 * 3600;
   const ids = networks.map((n) => n.id).join(',');
   const stats = useAsync(async () => {

@@ -39,9 +39,11 @@ type Range = keyof typeof RANGES;
 function StatsChart({ networkId, peerId, label }: { networkId: number; peerId?: number; label: string }) {
   const [range, setRange] = useState<Range>('24h');
   const r = RANGES[range];
-  const step = r.granularity === 'day' ? 86400 : 3600;
-  const to = Math.floor(serverNow() / step) * step + step;
-  const from = to - r.seconds;
+  // Fixed per chosen range (not per render): [now - span, now] in server time.
+  const { from, to } = useMemo(() => {
+    const end = Math.floor(serverNow());
+    return { from: end - RANGES[range].seconds, to: end };
+  }, [range]);
   const stats = useAsync(() => api.networks.stats(networkId, { from, to, granularity: r.granularity, peer_id: peerId }), [networkId, peerId, range, from]);
   return (
     <div className="stack-sm">
