@@ -128,3 +128,25 @@ def test_swap_install_and_rollback(tmp_path: Path) -> None:
     assert target.read_bytes() == b"v2" and target.stat().st_mode & 0o777 == 0o755
     swap.rollback(target)
     assert target.read_bytes() == b"v1" and swap.prev_path(target).read_bytes() == b"v1"
+
+
+async def test_checker_for_the_api(tmp_path: Path) -> None:
+    from wgpilot.update.updater import UpdateChecker
+
+    key = Ed25519PrivateKey.generate()
+    release(tmp_path / "web", "1.0.1", b"new", key)
+    with http_server(tmp_path / "web") as base:
+        checker = UpdateChecker(_updater(tmp_path, f"{base}/1.0.1/manifest.json", key, set(), MemoryStore()))
+        assert checker.last() == {"available": False, "current": "1.0.0", "latest": None, "checked_at": None}
+        assert await checker.check() == {
+            "available": True,
+            "current": "1.0.0",
+            "latest": "1.0.1",
+            "checked_at": NOW,
+        }
+        checker.updater.settings = checker.updater.settings.replace(
+            update__url=f"{base}/missing/manifest.json"
+        )
+        with pytest.raises(UpdateError, match="HTTP 404"):
+            await checker.check()
+        assert checker.last()["latest"] == "1.0.1" and "HTTP 404" in str(checker.error)
