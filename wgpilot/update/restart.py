@@ -99,9 +99,22 @@ def systemd_manages(unit: str = UNIT) -> bool:
     return proc.stdout.strip() == "loaded"
 
 
+def server_running(pid_file: Path) -> bool:
+    try:
+        os.kill(int(json.loads(pid_file.read_text())["pid"]), 0)
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def choose(strategy: str, pid_file: Path) -> Restarter:
+    """``auto``: systemd when it manages the unit; else SIGTERM to a running server (its
+    supervisor restarts it); else nothing is running and there is nothing to restart."""
     if strategy == "auto":
-        strategy = "systemd" if systemd_manages() else "signal"
+        if systemd_manages():
+            strategy = "systemd"
+        else:
+            strategy = "signal" if server_running(pid_file) else "none"
     if strategy == "systemd":
         return SystemdRestarter()
     if strategy == "signal":
