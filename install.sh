@@ -32,7 +32,14 @@ die() {
 }
 
 usage() {
-    sed -n '2,14p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//' || true
+    cat <<'USAGE'
+usage: install.sh [--uninstall [--purge]] [--prefix DIR]
+  (no option)        install wgpilot, or upgrade it in place keeping config and data
+  --uninstall        remove the service and the binary; keep config and data
+  --purge            with --uninstall: also remove config, data and the wgpilot user
+  --prefix DIR       install into DIR as if it were / (tests); units are not started
+environment: WGPILOT_BASE_URL = release directory to download from
+USAGE
 }
 
 parse_args() {

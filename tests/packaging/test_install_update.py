@@ -356,3 +356,20 @@ def test_default_config_matches_the_code() -> None:
 
     assert (ROOT / "packaging/config.toml").read_text() == config.default_toml()
     _ = release  # release.py imports cleanly outside a build
+
+
+def test_truncated_installer_runs_nothing(tmp_path: Path) -> None:
+    """`curl | bash` on a cut-off download: every prefix of the script changes nothing."""
+    text = (ROOT / "install.sh").read_bytes()
+    for cut in [*range(0, len(text), 997), len(text) - 3, len(text) - 2]:  # -1 is whole
+        root = tmp_path / f"cut{cut}"
+        out = subprocess.run(
+            ["bash", "-s", "--", "--prefix", str(root)],
+            input=text[:cut],
+            capture_output=True,
+            timeout=30,
+            check=False,
+            env={**os.environ, "WGPILOT_BASE_URL": "http://127.0.0.1:9/"},
+        )
+        assert b"==>" not in out.stdout, (cut, out.stdout)
+        assert not root.exists(), cut
