@@ -90,39 +90,39 @@ class Notifier:
 
 class _Daemon(Protocol):
     ready_callbacks: list[Callable[[], None]]
-    stop_callbacks: list[Callable[[], None]]
 
-    def add_task(self, name: str, task: Callable[[], Any]) -> None: ...
+    def add_task(
+        self, name: str, task: Callable[[], Any], stop: Callable[[], None] | None = None
+    ) -> None: ...
 
 
 def attach(
     daemon: _Daemon, notifier: Notifier | None = None, *, ready: Callable[[], Awaitable[object]] | None = None
 ) -> Notifier:
-    """READY=1 after start-up, STOPPING=1 on shutdown, and the watchdog task. Call before
-    ``daemon.run()``. ``ready``, when given, is awaited before READY=1 is sent (e.g. "the
-    HTTPS socket is listening"); without it READY=1 goes out with the daemon's ready
+    """READY=1 after start-up, STOPPING=1 as shutdown begins, and the watchdog task. Call
+    before ``daemon.run()``. ``ready``, when given, is awaited before READY=1 is sent (e.g.
+    "the HTTPS socket is listening"); without it READY=1 goes out with the daemon's ready
     callbacks (reconcile done, tasks started)."""
     n = notifier or Notifier()
     if not n.enabled:
         return n
+    stopped = asyncio.Event()
 
     def announce() -> None:
         n.ready("serving")
 
-    def stopping() -> None:
+    def on_stop() -> None:
         n.stopping()
+        stopped.set()
+
+    async def lifecycle() -> None:
+        if ready is not None:
+            await ready()
+            announce()
+        await stopped.wait()  # returning earlier would read as a failed task
 
     if ready is None:
         daemon.ready_callbacks.append(announce)
-    else:
-        wait_ready = ready
-
-        async def announce_when_ready() -> None:
-            await wait_ready()
-            announce()
-            await asyncio.Event().wait()  # a task that ends would stop the daemon
-
-        daemon.add_task("sd-ready", announce_when_ready)
-    daemon.stop_callbacks.insert(0, stopping)
+    daemon.add_task("sd-notify", lifecycle, stop=on_stop)
     daemon.add_task("sd-watchdog", n.watchdog_loop)
     return n

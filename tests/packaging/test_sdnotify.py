@@ -62,27 +62,35 @@ async def test_watchdog_loop_pings(tmp_path: Path) -> None:
 
 
 class FakeDaemon:
+    """The parts of wgpilot.daemon.Daemon that attach() uses."""
+
     def __init__(self) -> None:
         self.ready_callbacks: list = []
-        self.stop_callbacks: list = []
-        self.tasks: list = []
+        self.tasks: dict = {}
+        self.stops: list = []
 
-    def add_task(self, name: str, task: object) -> None:
-        self.tasks.append(name)
+    def add_task(self, name: str, task: object, stop: object = None) -> None:
+        self.tasks[name] = task
+        if stop is not None:
+            self.stops.append(stop)
 
 
-def test_attach(tmp_path: Path) -> None:
+async def test_attach(tmp_path: Path) -> None:
     address = str(tmp_path / "notify")
     with _receiver(address) as rx:
         d = FakeDaemon()
         attach(d, Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}))
-        assert d.tasks == ["sd-watchdog"]
+        assert set(d.tasks) == {"sd-notify", "sd-watchdog"}
+        life = asyncio.create_task(d.tasks["sd-notify"]())
         for cb in d.ready_callbacks:
             cb()
         assert rx.recv(100).startswith(b"READY=1")
-        for cb in d.stop_callbacks:
+        await asyncio.sleep(0.01)
+        assert not life.done()  # a finished task would stop the daemon
+        for cb in d.stops:
             cb()
         assert rx.recv(100).startswith(b"STOPPING=1")
+        await asyncio.wait_for(life, 1)  # and it ends by itself once stopping
 
 
 async def test_attach_waits_for_ready(tmp_path: Path) -> None:
@@ -91,18 +99,18 @@ async def test_attach_waits_for_ready(tmp_path: Path) -> None:
         rx.setblocking(False)
         d = FakeDaemon()
         listening = asyncio.Event()
-        tasks: dict[str, object] = {}
-        d.add_task = lambda name, task: tasks.__setitem__(name, task)  # type: ignore[method-assign]
         attach(d, Notifier({"NOTIFY_SOCKET": address}), ready=listening.wait)
-        assert d.ready_callbacks == [] and set(tasks) == {"sd-ready", "sd-watchdog"}
-        running = asyncio.create_task(tasks["sd-ready"]())  # type: ignore[operator]
+        assert d.ready_callbacks == []
+        life = asyncio.create_task(d.tasks["sd-notify"]())
         await asyncio.sleep(0.05)
         with pytest.raises(BlockingIOError):
             rx.recv(100)  # not before the server listens
         listening.set()
         await asyncio.sleep(0.05)
         assert rx.recv(100).startswith(b"READY=1")
-        running.cancel()
+        for cb in d.stops:
+            cb()
+        await asyncio.wait_for(life, 1)
 
 
 def test_watchdog_pid_of_the_onefile_parent() -> None:
