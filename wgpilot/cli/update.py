@@ -36,8 +36,7 @@ def update(
 
     async def body() -> int:
         async with open_store(settings) as store:
-            channel = (await store.get("update_channel")) or "stable"
-            updater = Updater(settings, store, channel=channel, say=lambda m: click.echo(m, err=True))
+            updater = Updater(settings, store, say=lambda m: click.echo(m, err=True))
             try:
                 plan = await updater.plan(version)
                 if check_only:

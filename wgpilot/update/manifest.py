@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.update import keys as keys_mod
 
 SCHEMA = 1
@@ -32,8 +33,10 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "armv7"}
 
 
-class UpdateError(Exception):
+class UpdateError(RuntimeFailure):
     """An update refused or failed; the message is for the operator, nothing was replaced."""
+
+    code = "UPDATE_FAILED"
 
 
 def parse_version(text: str) -> tuple[Any, ...]:
@@ -154,6 +157,7 @@ def verify(
     m = parse(data)
     if m.expires <= now:
         raise UpdateError(f"manifest for {m.version} has expired (a stale or replayed manifest)")
-    if m.channel != channel:
+    # stable follows stable releases only; beta follows beta and stable ones
+    if m.channel != channel and not (channel == "beta" and m.channel == "stable"):
         raise UpdateError(f"manifest is for channel {m.channel!r}, this server follows {channel!r}")
     return m

@@ -52,8 +52,9 @@ class MemoryStore:
 
 
 def manifest_url(url: str, version: str | None) -> str:
-    """``update.url`` names the channel's manifest, e.g. ``…/releases/latest/manifest.json``;
-    a given version lives beside it at ``…/releases/<version>/manifest.json``."""
+    """``update.url`` names the channel's manifest, e.g. ``…/releases/latest/manifest.json``
+    (``{channel}`` in it is replaced by the update channel); a given version lives beside
+    it at ``…/releases/<version>/manifest.json``."""
     if version is None:
         return url
     return urllib.parse.urljoin(url, f"../{urllib.parse.quote(version)}/manifest.json")
@@ -81,7 +82,7 @@ class Plan:
 class Updater:
     settings: Settings
     store: VersionStore
-    channel: str = "stable"
+    channel: str | None = None  # None: the settings table's update_channel (default stable)
     clock: Callable[[], float] = time.time
     current: str = field(default_factory=lambda: version_info()["version"])
     say: Callable[[str], None] = lambda msg: None
@@ -103,8 +104,9 @@ class Updater:
         base = self.settings["update.url"]
         if not base:
             raise UpdateError("no update source is configured (update.url)")
-        url = manifest_url(base, version)
-        m = await asyncio.to_thread(fetch_manifest, url, self.trusted(), self.clock(), self.channel)
+        channel = self.channel or (await self.store.get("update_channel")) or "stable"
+        url = manifest_url(base.replace("{channel}", channel), version)
+        m = await asyncio.to_thread(fetch_manifest, url, self.trusted(), self.clock(), channel)
         if version is not None and m.version != version:
             raise UpdateError(f"{url} describes {m.version}, not the requested {version}, refused")
         return Plan(m, url, self.current, await self.highest())

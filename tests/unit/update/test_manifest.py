@@ -48,8 +48,6 @@ def test_refusals() -> None:
         verify(data, b"not base64!", trusted, now=NOW)
     with pytest.raises(UpdateError, match="has expired"):
         verify(data, sig, trusted, now=NOW + 100)
-    with pytest.raises(UpdateError, match="channel 'stable'"):
-        verify(data, sig, trusted, now=NOW, channel="beta")
     with pytest.raises(UpdateError, match="trusts no release key"):
         verify(data, sig, [], now=NOW)
 
@@ -71,3 +69,14 @@ def test_keys_parse() -> None:
     with pytest.raises(keys.BadKey, match=r"update\.public_key"):
         keys.trusted("nope")
     assert len(keys.trusted(keys.public_text(key.public_key()))) == len(keys.trusted()) + 1
+
+
+def test_beta_follows_stable_too() -> None:
+    key = Ed25519PrivateKey.generate()
+    data = _manifest().to_json()
+    sig = keys.sign(data, key).encode()
+    assert verify(data, sig, [key.public_key()], now=NOW, channel="beta").version == "1.0.1"
+    beta = _manifest(channel="beta").to_json()
+    with pytest.raises(UpdateError, match="channel 'beta'"):
+        verify(beta, keys.sign(beta, key).encode(), [key.public_key()], now=NOW, channel="stable")
+    assert UpdateError("x").code == "UPDATE_FAILED"

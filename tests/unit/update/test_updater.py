@@ -177,3 +177,16 @@ def test_wait_healthy_needs_the_version_to_stay_up() -> None:
     assert not restart.wait_healthy(
         [("h", 1)], "1.0.2", 0.6, settle=0.1, prober=lambda h, p: {"version": "1.0.1"}
     )
+
+
+async def test_channel_from_settings_in_the_url(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    release(tmp_path / "web" / "beta", "1.1.0-rc.1", b"rc", key, channel="beta")
+    store = MemoryStore()
+    store.values["update_channel"] = "beta"
+    with http_server(tmp_path / "web") as base:
+        up = _updater(tmp_path, base + "/{channel}/1.1.0-rc.1/manifest.json", key, set(), store)
+        assert (await up.plan()).manifest.version == "1.1.0-rc.1"
+        store.values["update_channel"] = "stable"
+        with pytest.raises(UpdateError, match="HTTP 404"):  # …/stable/… has no such release
+            await up.plan()
