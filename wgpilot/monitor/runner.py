@@ -139,7 +139,8 @@ class Monitor:
             log.exception("poll failed")
             self.metrics.poll_errors.inc()
             return {}
-        self._ready.set()
+        finally:
+            self._ready.set()  # readers stop waiting for a first poll, failed or not
         self.metrics.poll_duration.observe(state.poll_seconds)
         for network_id, changed in changes.items():
             await self.hub.publish(network_id, changed)
@@ -184,7 +185,7 @@ class Monitor:
 
     async def _first_poll(self) -> None:
         """Right after start-up, wait (briefly) for the first poll instead of answering empty."""
-        if not self._ready.is_set():
+        if not self._ready.is_set() and self.poller.polls == 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout=self.poll_interval)
 
@@ -213,6 +214,7 @@ class Monitor:
         iterate it, or hand ``sub.sse()`` to sse-starlette's EventSourceResponse."""
         if await self.ctx.networks.get(self.ctx.db, network_id) is None:
             raise NotFoundError(f"network {network_id} does not exist", code="NETWORK_NOT_FOUND")
+        await self._first_poll()  # right after start-up: a real snapshot, not an empty one
         return self.hub.subscribe(network_id)
 
     async def stats(

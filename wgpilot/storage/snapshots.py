@@ -48,12 +48,17 @@ def _scope(network_id: int | None, peer_id: int | None, alias: str) -> tuple[str
 
 def _deltas_sql(per_peer: bool, scope: str) -> str:
     """Per-row deltas of raw snapshots in [start, end) (predecessors looked up from
-    ``lo``), summed per bucket (and per peer). Parameters: lo, end, *scope, size, size, start."""
+    ``lo``), summed per bucket (and per peer). Parameters: lo, end, *scope, size, size, start.
+
+    Rows are joined to their peer and taken from its ``created_at`` on: rows of a
+    deleted peer (raw rows have no foreign key) never count, not even for a new peer
+    that got the same id."""
     peer = "peer_id, " if per_peer else ""
     return (
         "WITH s AS (SELECT s.peer_id, s.timestamp, s.rx_bytes, s.tx_bytes, s.online,"
         " LAG(s.rx_bytes) OVER w AS prx, LAG(s.tx_bytes) OVER w AS ptx"
-        " FROM peer_snapshots s WHERE s.timestamp >= ? AND s.timestamp < ?" + scope + ""
+        " FROM peer_snapshots s JOIN peers p ON p.id = s.peer_id"
+        " WHERE s.timestamp >= ? AND s.timestamp < ? AND s.timestamp >= p.created_at" + scope + ""
         " WINDOW w AS (PARTITION BY s.peer_id ORDER BY s.timestamp))"
         f" SELECT {peer}(timestamp / ?) * ? AS bucket, SUM({_RX}), SUM({_TX}),"
         " COUNT(*), SUM(online) FROM s WHERE timestamp >= ?"

@@ -200,4 +200,4 @@ async def test_a_big_poll_yields_to_the_event_loop(lab: Lab) -> None:
     await task
     assert len(state.network(lab.net.id).peers) == 10_002  # type: ignore[union-attr]
     assert len(changes[lab.net.id]) == 10_002
-    assert ticks >= 5  # the diff alone yields every 2000 peers
+    assert ticks >= 20  # the diff alone yields every 500 peers
