@@ -216,10 +216,13 @@ class NetlinkDriver:
     def __init__(self) -> None:
         self.links_ = Links()
         self._wg = WgSocket()
+        # Per device, the peers' decoded static parts from its last dump: a poll of an
+        # unchanged peer set then only reads counters.
+        self._known: dict[str, wggenl.Known] = {}
 
     # -- WireGuard device (generic netlink) --------------------------------------------
     def _get(self, name: str) -> DeviceState:
-        parser = wggenl.DumpParser()
+        parser = wggenl.DumpParser(known=self._known.get(name, {}))
         try:
             self._wg.request(
                 wggenl.WG_CMD_GET_DEVICE, wggenl.ifname_attr(name), dump=True, on_msg=parser.feed
@@ -228,6 +231,7 @@ class NetlinkDriver:
             raise _error(name, exc, "reading the device") from exc
         except ValueError as exc:
             raise KernelError(f"{name}: malformed device dump from the kernel: {exc}") from exc
+        self._known[name] = parser.seen
         return parser.device(name)
 
     def _set(
@@ -313,6 +317,7 @@ class NetlinkDriver:
             await asyncio.to_thread(self._set, name, None, None, (), (), True)
         except KernelError as exc:
             log.debug("could not empty %s before deleting it: %s", name, exc)
+        self._known.pop(name, None)
         await self.links_.delete(name)
 
     async def mark(self, name: str) -> None:

@@ -369,3 +369,36 @@ def test_dump_round_trip_however_it_is_split(
     dev = parse(msgs).device("wg0")
     want = {keys.from_hex(pub.hex()): (tuple(ips), rx) for pub, ips, rx, _ in peers}
     assert {k: (p.allowed_ips, p.rx_bytes) for k, p in dev.peers.items()} == want
+
+
+def test_a_later_dump_reuses_unchanged_peers_and_notices_changes() -> None:
+    a, b = keys.decode_key(key(1)), keys.decode_key(key(2))
+    psk = keys.decode_key(keys.generate_preshared_key())
+    first = parse(
+        [
+            k_message(
+                [
+                    k_peer(a, psk, (5, 0), 25, 1, 2, sin("192.0.2.1", 7), ["10.0.0.2/32"]),
+                    k_peer(b, bytes(32), (0, 0), 0, 0, 0, None, ["10.0.0.3/32"]),
+                ],
+                first=True,
+            )
+        ]
+    )
+    # a: only counters moved; b: new preshared key and allowed IPs under the same key.
+    second = g.DumpParser(known=first.seen)
+    msg = k_message(
+        [
+            k_peer(a, psk, (9, 0), 25, 100, 200, sin("192.0.2.1", 7), ["10.0.0.2/32"]),
+            k_peer(b, psk, (0, 0), 0, 0, 0, None, ["10.0.0.3/32", "10.0.0.4/32"]),
+        ],
+        first=True,
+    )
+    second.feed(msg, 0, len(msg))
+    dev = second.device("wg0")
+    pa, pb = dev.peers[key(1)], dev.peers[key(2)]
+    assert (pa.last_handshake, pa.tx_bytes, pa.rx_bytes, pa.endpoint) == (9.0, 100, 200, "192.0.2.1:7")
+    assert pa.preshared_key == keys.from_hex(psk.hex()) and pa.allowed_ips == ("10.0.0.2/32",)
+    assert pb.preshared_key == keys.from_hex(psk.hex()) and pb.allowed_ips == ("10.0.0.3/32", "10.0.0.4/32")
+    assert second.seen[a] is first.seen[a]  # reused, not decoded again
+    assert set(second.seen) == {a, b}
