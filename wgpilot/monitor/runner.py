@@ -119,7 +119,10 @@ class Monitor:
 
     async def _heartbeat_loop(self) -> None:
         while not await self._sleep_or_stop(self.heartbeat_interval):
-            self.hub.heartbeat()
+            try:
+                self.hub.heartbeat()
+            except Exception:  # never let a helper loop take the server down
+                log.exception("heartbeat failed")
 
     async def _compact_loop(self) -> None:
         while not self._stop.is_set():
@@ -142,8 +145,11 @@ class Monitor:
         finally:
             self._ready.set()  # readers stop waiting for a first poll, failed or not
         self.metrics.poll_duration.observe(state.poll_seconds)
-        for network_id, changed in changes.items():
-            await self.hub.publish(network_id, changed)
+        try:
+            for network_id, changed in changes.items():
+                await self.hub.publish(network_id, changed)
+        except Exception:
+            log.exception("publishing live status failed")
         try:
             await self.alerts.evaluate(state)
         except Exception:

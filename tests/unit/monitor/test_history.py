@@ -244,3 +244,24 @@ async def test_default_range_is_zero_filled(lab: Lab) -> None:
     out = await history.series(lab.net.id, granularity="hour")
     assert len(out["series"]) in (24, 25) and all(p["rx_bytes"] == 0 for p in out["series"])
     assert out["to"] == int(lab.clock.now) and out["from"] == out["to"] - DAY
+
+
+async def test_rows_of_a_deleted_peer_never_count_not_even_for_a_reused_id(lab: Lab) -> None:
+    a, b = lab.peers
+    svc = PeerService(lab.ctx)
+    history = History(lab.ctx.db, clock=lab.clock, interval=30)
+    lab.clock.now = START
+    for i in range(3):
+        await history.snapshot(live(lab, {a.id: (0, 0), b.id: (10_000 * (i + 1), 0)}))
+        lab.clock.advance(30)
+    await svc.delete(ACTOR, lab.net.id, b.id)
+    c = await svc.create(ACTOR, lab.net.id, name="newcomer")
+    assert c.id == b.id  # SQLite hands the highest id out again
+    for i in range(3):
+        await history.snapshot(live(lab, {a.id: (0, 0), c.id: (50 * (i + 1), 0)}))
+        lab.clock.advance(30)
+    out = await history.series(lab.net.id, start=START, end=int(lab.clock.now), granularity="raw")
+    assert sum(p["rx_bytes"] for p in out["series"]) == 100  # the newcomer's own traffic only
+    await history.compact(START + 2 * HOUR)
+    rolled = await lab.ctx.db.fetchval("SELECT SUM(rx_bytes) FROM peer_transfer WHERE granularity = 'hour'")
+    assert rolled == 100

@@ -79,3 +79,24 @@ def test_bearer_token() -> None:
     assert not token_ok(None, "s3cret")
     assert not token_ok("Bearer nope", "s3cret")
     assert not token_ok("Basic s3cret", "s3cret")
+
+
+def test_label_values_are_escaped_for_the_parser() -> None:
+    from types import MappingProxyType
+
+    from wgpilot.monitor.state import NetworkLive, PeerLabel, PeerStatus
+
+    class Net:
+        id, name, interface, enabled = 1, 'we"ird\\net', "wg0", True
+
+    live = NetworkLive(
+        network=Net(),  # type: ignore[arg-type]
+        polled_at=1.0,
+        peers=MappingProxyType({7: PeerStatus(7, 1, "K=", True, 5, 1, 2, 0.0, 0.0, None)}),
+        labels=MappingProxyType({7: PeerLabel(7, 'a "b"\nc', True)}),
+    )
+    metrics = Metrics(lambda: LiveState(driver="fake", networks=(live,)))
+    got = samples(metrics.render_sync())
+    key = (("network", 'we"ird\\net'), ("peer", 'a "b"\nc'), ("public_key", "K="))
+    assert got[("wgpilot_peer_rx_bytes_total", key)] == 1
+    assert got[("wgpilot_peer_last_handshake_seconds", key)] == 5
