@@ -27,6 +27,7 @@ MAX_PASSWORD_BYTES = 72  # bcrypt ignores everything after byte 72: refuse inste
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW = 60.0
 ALGORITHM = "HS256"
+USER_CACHE_SECONDS = 5.0
 
 
 def check_password(password: str, field: str = "password") -> str:
@@ -98,6 +99,11 @@ class AuthService:
         self.limiter = limiter or RateLimiter()
         self._secret: bytes | None = None
         self._dummy_hash: bytes | None = None
+        # Session checks read the user on every request; keep it briefly. Every change
+        # that must revoke sessions goes through this service (or a restore), which
+        # drops the cache at once, so revocation is never delayed.
+        self._users: dict[int, tuple[float, User]] = {}
+        ctx.listeners.append(lambda kind, _network: self._users.clear() if kind == "restore" else None)
 
     # -- secrets and hashing -----------------------------------------------------------------
     async def secret(self) -> bytes:
@@ -162,9 +168,19 @@ class AuthService:
                 return None
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
-        user = await self.ctx.users.get(self.ctx.db, user_id)
+        user = await self._user(user_id)
         if user is None or user.session_version != claims["sv"]:
             return None
+        return user
+
+    async def _user(self, user_id: int) -> User | None:
+        now = time.monotonic()
+        hit = self._users.get(user_id)
+        if hit is not None and now - hit[0] < USER_CACHE_SECONDS:
+            return hit[1]
+        user = await self.ctx.users.get(self.ctx.db, user_id)
+        if user is not None:
+            self._users[user_id] = (now, user)
         return user
 
     # -- use cases -----------------------------------------------------------------------------------
@@ -183,12 +199,14 @@ class AuthService:
         return await self.issue(user)
 
     async def logout(self, user: User, ip: str | None) -> None:
+        self._users.clear()
         now = self.ctx.now()
         async with self.ctx.db.transaction() as tx:
             await self.ctx.users.bump_session_version(tx, user.id, now)
             await self.ctx.audit.record(
                 tx, Actor(user.id, user.username, ip), "auth.logout", f"user:{user.id}", {}, now
             )
+        self._users.clear()
 
     async def change_password(self, user: User, current: str, new: str, ip: str | None) -> Session:
         if not await self._verify(current, user.password_hash):
@@ -197,12 +215,14 @@ class AuthService:
         if current == new:
             raise ValidationError.field("new_password", "must differ from the current password")
         hashed = await self.hash_password(new)
+        self._users.clear()
         now = self.ctx.now()
         async with self.ctx.db.transaction() as tx:
             await self.ctx.users.set_password(tx, user.id, hashed, now)
             await self.ctx.audit.record(
                 tx, Actor(user.id, user.username, ip), "auth.password_change", f"user:{user.id}", {}, now
             )
+        self._users.clear()  # the commit is done: drop what a concurrent request cached
         fresh = await self.ctx.users.get(self.ctx.db, user.id)
         assert fresh is not None
         return await self.issue(fresh)

@@ -62,6 +62,19 @@ class PeerService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.reconciler = Reconciler(ctx)
+        # Peers per network for unfiltered pages: COUNT(*) walks the whole network's
+        # index, which at 10 000 peers was a quarter of a page request. Every change
+        # announces itself through ctx.changed(), which drops the cached number.
+        self._totals: dict[int, int] = {}
+        self._generation = 0  # bumped on every change: a count read across one is not kept
+        ctx.listeners.append(self._forget_totals)
+
+    def _forget_totals(self, kind: str, network_id: int | None) -> None:
+        self._generation += 1
+        if network_id is None or kind != "peers":
+            self._totals.clear()
+        else:
+            self._totals.pop(network_id, None)
 
     # -- reads ------------------------------------------------------------------------
     async def page(
@@ -84,7 +97,15 @@ class PeerService:
             sort=sort,
             descending=descending,
         )
-        total = await self.ctx.peers.count(self.ctx.db, net.id, search=search)
+        if search:
+            total = await self.ctx.peers.count(self.ctx.db, net.id, search=search)
+        elif (cached := self._totals.get(net.id)) is not None:
+            total = cached
+        else:
+            generation = self._generation
+            total = await self.ctx.peers.count(self.ctx.db, net.id)
+            if generation == self._generation:
+                self._totals[net.id] = total
         return PeerPage(items, total)
 
     async def get(self, network_ref: str | int, peer_ref: str | int) -> Peer:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sqlite3
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +46,18 @@ _SORTS = {
     "enabled": "enabled",
 }
 
-_v4 = ipaddress.IPv4Address
-_v6 = ipaddress.IPv6Address
+def _v4(text: str) -> ipaddress.IPv4Address:
+    # inet_aton + int is ~10x faster than ipaddress' parser; the column holds only
+    # addresses wgpilot wrote itself.
+    return ipaddress.IPv4Address(_unpack_u32(socket.inet_aton(text))[0])
+
+
+def _v6(text: str) -> ipaddress.IPv6Address:
+    return ipaddress.IPv6Address(int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big"))
+
+
+_unpack_u32 = struct.Struct("!I").unpack
+_ROLES = {r.value: r for r in Role}
 
 
 def _row(r: sqlite3.Row) -> Peer:
@@ -62,7 +74,7 @@ def _row(r: sqlite3.Row) -> Peer:
         client_allowed_ips=load_list(r["client_allowed_ips"]),
         endpoint=r["endpoint"],
         persistent_keepalive=r["persistent_keepalive"],
-        role=Role(r["role"]),
+        role=_ROLES[r["role"]],
         site_networks=load_list(r["site_networks"]),
         enabled=bool(r["enabled"]),
         expires_at=r["expires_at"],
@@ -125,8 +137,12 @@ class PeerRepo:
         descending: bool = False,
     ) -> list[Peer]:
         where, params = self._filter(network_id, search)
-        order = _SORTS.get(sort, "id") + (" DESC" if descending else "")
-        sql = f"SELECT {_COLUMNS} FROM peers WHERE {where} ORDER BY {order}, id"
+        column = _SORTS.get(sort, "id")
+        direction = " DESC" if descending else ""
+        # The id tiebreak keeps pages stable; it must follow the same direction for the
+        # (network_id, column, id) indexes to serve the ORDER BY without a sort.
+        order = f"id{direction}" if column == "id" else f"{column}{direction}, id{direction}"
+        sql = f"SELECT {_COLUMNS} FROM peers WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
