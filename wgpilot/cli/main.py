@@ -52,11 +52,12 @@ def config_default() -> None:
 
 
 def _register() -> None:
-    from wgpilot.cli import admin, admin_setup, network, peer, serve
+    from wgpilot.cli import admin, admin_setup, network, peer, serve, update
 
     cli.add_command(network.network)
     cli.add_command(peer.peer)
     cli.add_command(serve.serve)
+    cli.add_command(update.update)
     for command in [*admin.COMMANDS, *admin_setup.COMMANDS]:
         cli.add_command(command)
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import sys
 
 import click
 
-from wgpilot import logsetup
+from wgpilot import logsetup, sdnotify
 from wgpilot.cli.options import common, driver_option
 from wgpilot.cli.output import run
 from wgpilot.config import Settings
 from wgpilot.daemon import Daemon
 from wgpilot.domain.errors import RuntimeFailure
+from wgpilot.monitor import Monitor
 from wgpilot.runtime import open_context
 from wgpilot.services import setup_state
 from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
+from wgpilot.update.store import DbVersionStore
+from wgpilot.update.updater import UpdateChecker, Updater
 from wgpilot.web.app import create_app
 from wgpilot.web.server import WebServer
 from wgpilot.web.state import WebState
@@ -47,10 +52,33 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
                 raise RuntimeFailure(str(exc), code="TLS_FAILED") from exc
             state.tls = tls
             state.on_change = daemon.request_reconcile
-            app = create_app(state)
+            if settings["update.url"]:
+                state.updates = UpdateChecker(Updater(settings, DbVersionStore(ctx.db, ctx.settings)))
+                daemon.add_task("update-check", state.updates.run)
+            refreshing: set[asyncio.Task[bool]] = set()
+
+            def identity_changed(kind: str, network_id: int | None) -> None:
+                # A new hostname or public IP belongs in the self-signed certificate now,
+                # not at the next hourly check.
+                if kind in ("settings", "restore"):
+                    task = asyncio.get_running_loop().create_task(tls.refresh())
+                    refreshing.add(task)
+                    task.add_done_callback(refreshing.discard)
+
+            ctx.listeners.append(identity_changed)
+            monitor = Monitor(ctx, settings, started_at=state.started_at)
+            state.monitor = monitor
+            daemon.add_task("monitor", monitor.run, stop=monitor.stop)
+            app = create_app(state, record=monitor.record_request)
             web = WebServer(app, ssl_context, settings["listen"], settings.data_dir / "wgpilot.sock")
+            web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
             daemon.add_task("tls", tls.run)
             daemon.add_task("web", web.run, stop=web.stop)
+            sdnotify.attach(daemon, ready=web.listening.wait)
+            # Everything built so far lives as long as the process: keep it out of
+            # the collector's generations so a full collection stays short.
+            gc.collect()
+            gc.freeze()
             return await daemon.run()
 
     sys.exit(run(body))

@@ -109,3 +109,9 @@ class KernelError(RuntimeFailure):
 
 class StorageError(RuntimeFailure):
     code = "STORAGE_ERROR"
+
+
+class UnavailableError(RuntimeFailure):
+    """A part this process does not run (e.g. the monitor in a database-only tool)."""
+
+    code = "UNAVAILABLE"

@@ -137,7 +137,7 @@ class History:
             done = current if oldest is None else oldest // HOUR * HOUR
         count = 0
         while done < current:
-            rows = await self.repo.raw_deltas_by_peer(self.db, done, done + HOUR, HOUR)
+            rows = await self.repo.raw_deltas_by_peer(self.db, done, done + HOUR, HOUR, tick=self.interval)
             async with self.db.transaction() as tx:
                 await self.repo.write_transfer(tx, "hour", rows)
                 await self.repo.set_progress(tx, "hour", done + HOUR)
@@ -214,7 +214,7 @@ class History:
 
         scope: dict[str, Any] = {"network_id": network_id, "peer_id": peer_id}
         if granularity == "raw":
-            add(await self.repo.raw_series(self.db, lo, hi, size, **scope))
+            add(await self.repo.raw_series(self.db, lo, hi, size, tick=self.interval, **scope))
         else:
             hours_done = await self.repo.progress(self.db, "hour") or lo
             rolled_until = hours_done
@@ -230,7 +230,11 @@ class History:
                     self.db, "hour", rolled_from, min(hi, rolled_until), size, **scope
                 )
             )
-            add(await self.repo.raw_series(self.db, max(lo, rolled_until), hi, size, **scope))
+            add(
+                await self.repo.raw_series(
+                    self.db, max(lo, rolled_until), hi, size, tick=self.interval, **scope
+                )
+            )
         series = [
             {"timestamp": b, "rx_bytes": totals.get(b, (0, 0))[0], "tx_bytes": totals.get(b, (0, 0))[1]}
             for b in range(lo, hi, size)

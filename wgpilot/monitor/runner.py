@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT = 15.0
 COMPACT_EVERY = 3600.0
 COMPACT_OFFSET = 30.0  # seconds past the hour: the hour's last tick is written by then
+EARLY_DELAY = 0.25  # seconds after a change before the early poll (the reconciler goes first)
+EARLY_GAP = 1.0  # at most one early poll per this many seconds
 INLINE_STATUS = 2000  # peers; a bigger /api/status body is built in a worker thread
 
 
@@ -73,6 +75,7 @@ class Monitor:
         self.probe = DbProbe(ctx.db, ttl=min(5.0, self.poll_interval))
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
+        self._early = asyncio.Event()  # a network or its peers changed: poll soon
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -113,8 +116,28 @@ class Monitor:
         loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             started = loop.time()
+            self._early.clear()
             await self.tick()
-            if await self._sleep_or_stop(self.poll_interval - (loop.time() - started)):
+            due = started + self.poll_interval
+            while not self._stop.is_set() and loop.time() < due:
+                # A change (new peer, disabled network) is shown after EARLY_DELAY, once
+                # the reconciler has applied it, instead of up to a whole interval later;
+                # bursts of changes still cost at most one extra poll per EARLY_GAP.
+                waiters = [
+                    asyncio.ensure_future(self._early.wait()),
+                    asyncio.ensure_future(self._stop.wait()),
+                ]
+                try:
+                    await asyncio.wait(
+                        waiters, timeout=max(0.0, due - loop.time()), return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for w in waiters:
+                        w.cancel()
+                if self._early.is_set():
+                    due = min(due, max(loop.time() + EARLY_DELAY, started + EARLY_GAP))
+                    self._early.clear()
+            if self._stop.is_set():
                 return
 
     async def _heartbeat_loop(self) -> None:
@@ -172,9 +195,11 @@ class Monitor:
     def _on_change(self, kind: str, network_id: int | None) -> None:
         if kind in ("peers", "networks"):
             self.poller.invalidate(network_id)
+            self._early.set()
         elif kind == "restore":
             self.poller.invalidate(None)
             self.alerts.invalidate()
+            self._early.set()
         elif kind == "alerts":
             self.alerts.invalidate()
 

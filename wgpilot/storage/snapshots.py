@@ -29,8 +29,16 @@ SnapshotRow = tuple[int, int, int, int, int]  # peer_id, timestamp, rx_bytes, tx
 TransferRow = tuple[int, int, int, int, int, int]  # peer_id, bucket, rx, tx, samples, online_samples
 SeriesRow = tuple[int, int, int]  # bucket, rx_bytes, tx_bytes
 
-_RX = "CASE WHEN prx IS NULL THEN 0 WHEN rx_bytes >= prx THEN rx_bytes - prx ELSE rx_bytes END"
-_TX = "CASE WHEN ptx IS NULL THEN 0 WHEN tx_bytes >= ptx THEN tx_bytes - ptx ELSE tx_bytes END"
+# A row without a predecessor is a baseline (0 bytes), except a new peer's first row:
+# its counters started at zero when the peer was created ("fresh"), so they are traffic.
+_RX = (
+    "CASE WHEN prx IS NULL THEN (CASE WHEN fresh THEN rx_bytes ELSE 0 END)"
+    " WHEN rx_bytes >= prx THEN rx_bytes - prx ELSE rx_bytes END"
+)
+_TX = (
+    "CASE WHEN ptx IS NULL THEN (CASE WHEN fresh THEN tx_bytes ELSE 0 END)"
+    " WHEN tx_bytes >= ptx THEN tx_bytes - ptx ELSE tx_bytes END"
+)
 
 
 def _scope(network_id: int | None, peer_id: int | None, alias: str) -> tuple[str, list[Any]]:
@@ -48,22 +56,32 @@ def _scope(network_id: int | None, peer_id: int | None, alias: str) -> tuple[str
 
 def _deltas_sql(per_peer: bool, scope: str) -> str:
     """Per-row deltas of raw snapshots in [start, end) (predecessors looked up from
-    ``lo``), summed per bucket (and per peer). Parameters: lo, end, *scope, size, size, start.
+    ``lo``), summed per bucket (and per peer). Parameters: lo + tick, lo, end, tick,
+    *scope, size, size, start (use ``_params``).
 
     Rows are joined to their peer and taken from its ``created_at`` on: rows of a
-    deleted peer (raw rows have no foreign key) never count, not even for a new peer
-    that got the same id."""
+    deleted peer (raw rows have no foreign key) do not count for a new peer that got
+    the same id. A tick's timestamp is its aligned start, so a peer's first row may be
+    up to one tick older than the peer. A peer created after ``lo + tick`` has every
+    row it ever had in the scan, so a row of it without a predecessor is its first
+    ever, and its counters count in full (no traffic is lost between the peer's
+    creation and the first tick that saw it)."""
     peer = "peer_id, " if per_peer else ""
     return (
-        "WITH s AS (SELECT s.peer_id, s.timestamp, s.rx_bytes, s.tx_bytes, s.online,"
+        "WITH s AS (SELECT s.peer_id, s.timestamp, s.rx_bytes, s.tx_bytes, s.online, p.created_at >= ? AS fresh,"
         " LAG(s.rx_bytes) OVER w AS prx, LAG(s.tx_bytes) OVER w AS ptx"
         " FROM peer_snapshots s JOIN peers p ON p.id = s.peer_id"
-        " WHERE s.timestamp >= ? AND s.timestamp < ? AND s.timestamp >= p.created_at" + scope + ""
+        " WHERE s.timestamp >= ? AND s.timestamp < ? AND s.timestamp > p.created_at - ?" + scope + ""
         " WINDOW w AS (PARTITION BY s.peer_id ORDER BY s.timestamp))"
         f" SELECT {peer}(timestamp / ?) * ? AS bucket, SUM({_RX}), SUM({_TX}),"
         " COUNT(*), SUM(online) FROM s WHERE timestamp >= ?"
         f" GROUP BY {peer}bucket ORDER BY bucket"
     )
+
+
+def _params(start: int, end: int, tick: int, scope: list[Any], size: int) -> tuple[Any, ...]:
+    lo = start - LOOKBACK
+    return (lo + tick, lo, end, tick, *scope, size, size, start)
 
 
 class SnapshotRepo:
@@ -89,18 +107,29 @@ class SnapshotRepo:
         value = await conn.fetchval("SELECT MIN(timestamp) FROM peer_snapshots")
         return None if value is None else int(value)
 
-    async def raw_deltas_by_peer(self, conn: Conn, start: int, end: int, size: int) -> list[TransferRow]:
-        """Bytes per (peer, bucket of ``size`` seconds) for raw rows in [start, end)."""
-        rows = await conn.fetchall(_deltas_sql(True, ""), (start - LOOKBACK, end, size, size, start))
+    async def raw_deltas_by_peer(
+        self, conn: Conn, start: int, end: int, size: int, *, tick: int
+    ) -> list[TransferRow]:
+        """Bytes per (peer, bucket of ``size`` seconds) for raw rows in [start, end);
+        ``tick`` is the snapshot interval."""
+        rows = await conn.fetchall(_deltas_sql(True, ""), _params(start, end, tick, [], size))
         return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     async def raw_series(
-        self, conn: Conn, start: int, end: int, size: int, *, network_id: int | None, peer_id: int | None
+        self,
+        conn: Conn,
+        start: int,
+        end: int,
+        size: int,
+        *,
+        tick: int,
+        network_id: int | None,
+        peer_id: int | None,
     ) -> list[SeriesRow]:
         """Bytes per bucket of ``size`` seconds, summed over the selected peers."""
         scope, params = _scope(network_id, peer_id, "s")
         sql = _deltas_sql(False, scope)
-        rows = await conn.fetchall(sql, (start - LOOKBACK, end, *params, size, size, start))
+        rows = await conn.fetchall(sql, _params(start, end, tick, params, size))
         return [(r[0], r[1], r[2]) for r in rows]
 
     async def delete_raw_before(self, tx: Tx, cutoff: int, limit_to: int | None = None) -> int:

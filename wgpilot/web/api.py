@@ -5,6 +5,7 @@ them once; openapi.py documents the same list; tests walk it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -159,6 +160,8 @@ def endpoint(op: Op) -> Callable[[Request], Awaitable[Response]]:
         return JSONResponse(result, status_code=op.status)
 
     run.__name__ = op.operation_id
+    # Read by the metrics middleware: the template as OpenAPI writes it, no convertors.
+    run.route_path = re.sub(r"\{(\w+):\w+\}", r"{\1}", op.path)  # type: ignore[attr-defined]
     return run
 
 

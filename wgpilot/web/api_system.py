@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from wgpilot.domain.errors import ConflictError, RuntimeFailure
+from wgpilot.domain.errors import ConflictError, RuntimeFailure, UnavailableError
 from wgpilot.services import status as status_mod
 from wgpilot.services import views
 from wgpilot.storage import migrate
@@ -53,7 +53,7 @@ async def test_tls(req: ApiRequest) -> dict[str, Any]:
 
 async def test_smtp(req: ApiRequest) -> dict[str, Any]:
     if req.state.monitor is None:
-        raise RuntimeFailure("the monitor is not running in this process", code="MONITOR_UNAVAILABLE")
+        raise UnavailableError("the monitor is not running in this process", code="MONITOR_UNAVAILABLE")
     return dict(await req.state.monitor.send_test_mail(req.body.get("to"), req.actor))
 
 

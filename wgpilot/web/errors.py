@@ -22,6 +22,7 @@ from wgpilot.domain.errors import (
     RateLimitedError,
     RuntimeFailure,
     StorageError,
+    UnavailableError,
     ValidationError,
     WgpilotError,
 )
@@ -36,6 +37,7 @@ STATUS = [
     (ForbiddenError, 403),
     (RateLimitedError, 429),
     (StorageError, 503),
+    (UnavailableError, 503),
     (RuntimeFailure, 502),
 ]
 

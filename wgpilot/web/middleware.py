@@ -194,6 +194,10 @@ class Observe:
         self.record = record
 
     def template(self, scope: Scope) -> str:
+        # The router put the matched endpoint into the scope; ours carry their template.
+        known = getattr(scope.get("endpoint"), "route_path", None)
+        if known is not None:
+            return str(known)
         router = scope.get("router") or getattr(scope.get("app"), "router", None)
         for route in getattr(router, "routes", []):
             match, _ = route.matches(scope)

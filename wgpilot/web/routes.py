@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from wgpilot.web import api_auth, api_bridges, api_networks, api_setup, api_system
+from wgpilot.web import api_auth, api_bridges, api_monitor, api_networks, api_setup, api_system
 from wgpilot.web.api import Op, endpoint
 from wgpilot.web.openapi import document
 from wgpilot.web.static import StaticUI
@@ -18,6 +18,7 @@ OPERATIONS: list[Op] = [
     *api_networks.OPS,
     *api_bridges.OPS,
     *api_system.OPS,
+    *api_monitor.OPS,
 ]
 
 
@@ -41,6 +42,9 @@ def build(static: StaticUI | None = None) -> list[BaseRoute]:
 
     async def ui(request: Request) -> Response:
         return await files(request)
+
+    ui.route_path = "static"  # type: ignore[attr-defined]
+    openapi.route_path = "/api/openapi.json"  # type: ignore[attr-defined]
 
     routes.append(Route("/{path:path}", ui, methods=["GET", "HEAD"], name="ui"))
     return routes

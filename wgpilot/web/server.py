@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -29,9 +29,18 @@ GRACE_SECONDS = 10
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, listening: asyncio.Event | None = None) -> None:
+        super().__init__(config)
+        self.listening = listening
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield  # signals belong to the daemon, which calls stop()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.listening is not None and not self.should_exit:
+            self.listening.set()
 
     def stop(self) -> None:
         self.should_exit = True
@@ -137,17 +146,21 @@ class WebServer:
         self.control = control
         self._servers: list[_Server] = []
         self.address: tuple[str, int] | None = None
+        self.listening = asyncio.Event()  # set once HTTPS accepts connections
+        self.on_bound: list[Callable[[tuple[str, int]], None]] = []
 
     async def run(self) -> None:
         tcp = bind_https(self.listen)
         self.address = tcp.getsockname()[:2]
+        for callback in self.on_bound:
+            callback(self.address)
         uds = bind_control(self.control)
         https_cfg = _config(self.app, lifespan="on")
         https_cfg.load()
         https_cfg.ssl = self.ssl_context
         local_cfg = _config(local_app(self.app), lifespan="off")
         local_cfg.load()
-        self._servers = [_Server(https_cfg), _Server(local_cfg)]
+        self._servers = [_Server(https_cfg, self.listening), _Server(local_cfg)]
         log.info(
             "listening",
             extra={

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wgpilot.config import Settings
+from wgpilot.services.alerts import AlertService
 from wgpilot.services.auth import AuthService
 from wgpilot.services.backup import BackupService
 from wgpilot.services.bridges import BridgeService
@@ -41,3 +42,4 @@ class WebState:
         self.settings_svc = SettingsService(self.ctx)
         self.setup = SetupService(self.ctx, self.auth)
         self.backup = BackupService(self.ctx, self.settings)
+        self.alerts = AlertService(self.ctx)

@@ -378,6 +378,38 @@ HEALTH = Schema(
     },
     additional=True,
 )
+ALERT = Schema(
+    "Alert",
+    {
+        "id": integer(required=True),
+        "type": string(required=True, enum=ALERT_TYPES),
+        "threshold": integer(required=True),
+        "notify": string(required=True, enum=NOTIFY),
+        "target": string(required=True, max_length=None),
+        "enabled": boolean(required=True),
+        "created_at": integer(required=True, **TS),
+        "updated_at": integer(required=True, **TS),
+        "state": string(required=True, enum=("ok", "firing")),
+    },
+)
+STATS_POINT = Schema(
+    "StatsPoint",
+    {
+        "timestamp": integer(required=True, **TS),
+        "rx_bytes": integer(required=True, minimum=0),
+        "tx_bytes": integer(required=True, minimum=0),
+    },
+)
+STATS = Schema(
+    "Stats",
+    {
+        "granularity": string(required=True, enum=("raw", "hour", "day")),
+        "from": integer(required=True, **TS),
+        "to": integer(required=True, **TS),
+        "series": array_of("StatsPoint", required=True),
+    },
+    additional=True,
+)
 GENERIC = Schema("Object", {}, additional=True)
 
 
@@ -414,7 +446,11 @@ RESPONSE_SCHEMAS = [
     RESTORE_RESULT,
     CHECK_RESULT,
     HEALTH,
+    ALERT,
+    STATS_POINT,
+    STATS,
     GENERIC,
+    page("Alert"),
     page("Network"),
     page("Peer"),
     page("Bridge"),

@@ -167,6 +167,25 @@ async def test_raw_series_is_per_tick(lab: Lab) -> None:
     ]
 
 
+async def test_a_peer_created_mid_tick_counts_from_its_zero_row(lab: Lab) -> None:
+    """A tick is stamped with its aligned start, so a peer created 20 s into a 30 s tick
+    gets a first row (its zero baseline) 20 s older than the peer itself. That row must
+    still count as its baseline: the traffic after it is not lost."""
+    history = History(lab.ctx.db, clock=lab.clock, interval=30)
+    lab.clock.now = START + 20
+    peer = await PeerService(lab.ctx).create(ACTOR, lab.net.id, name="late")
+    assert peer.created_at == START + 20
+    await history.snapshot(live(lab, {peer.id: (0, 0)}))  # stamped START
+    lab.clock.advance(30)
+    await history.snapshot(live(lab, {peer.id: (700, 300)}))  # stamped START + 30
+    raw = await history.series(lab.net.id, start=START, end=START + 30, granularity="raw", peer_id=peer.id)
+    assert [(p["rx_bytes"], p["tx_bytes"]) for p in raw["series"]] == [(0, 0), (700, 300)]
+    lab.clock.now = START + 2 * HOUR
+    await history.compact()
+    hour = await history.series(lab.net.id, start=START, end=START, granularity="hour", peer_id=peer.id)
+    assert sum(p["rx_bytes"] for p in hour["series"]) == 700
+
+
 async def test_retention_deletes_exactly_what_it_should(lab: Lab) -> None:
     a, b = lab.peers
     db = lab.ctx.db
@@ -261,7 +280,8 @@ async def test_rows_of_a_deleted_peer_never_count_not_even_for_a_reused_id(lab: 
         await history.snapshot(live(lab, {a.id: (0, 0), c.id: (50 * (i + 1), 0)}))
         lab.clock.advance(30)
     out = await history.series(lab.net.id, start=START, end=int(lab.clock.now), granularity="raw")
-    assert sum(p["rx_bytes"] for p in out["series"]) == 100  # the newcomer's own traffic only
+    # The newcomer's own traffic only: its counters started at zero when it was created.
+    assert sum(p["rx_bytes"] for p in out["series"]) == 150
     await history.compact(START + 2 * HOUR)
     rolled = await lab.ctx.db.fetchval("SELECT SUM(rx_bytes) FROM peer_transfer WHERE granularity = 'hour'")
-    assert rolled == 100
+    assert rolled == 150

@@ -50,6 +50,34 @@ async def test_a_new_peer_shows_up_in_the_next_poll(lab: Lab) -> None:
     assert status["networks"][0]["peers_total"] == 3
 
 
+async def test_a_change_brings_the_next_poll_forward(lab: Lab) -> None:
+    """With a 60 s interval, a new peer still reaches subscribers within about a second,
+    and a burst of changes costs one extra poll, not one per change."""
+    monitor = Monitor(lab.ctx, settings(monitor__poll_interval=60.0))
+    task = asyncio.create_task(monitor.run())
+    try:
+        async with asyncio.timeout(5):
+            while monitor.poller.polls < 1:
+                await asyncio.sleep(0.01)
+        sub = await monitor.subscribe(lab.net.id)
+        events = aiter(sub)
+        snapshot = await anext(events)
+        assert snapshot.event == "snapshot"
+        svc = PeerService(lab.ctx)
+        added = [await svc.create(ACTOR, lab.net.id, name=f"burst{i}") for i in range(5)]
+        async with asyncio.timeout(3):
+            event = await anext(events)
+        assert event.event == "status"
+        assert {p["peer_id"] for p in event.json()["peers"]} == {p.id for p in added}
+        assert monitor.poller.polls == 2
+        await asyncio.sleep(1.5)
+        assert monitor.poller.polls == 2  # no change since: back to the 60 s rhythm
+    finally:
+        monitor.stop()
+        async with asyncio.timeout(2):
+            await task
+
+
 async def test_status_has_the_api_shape(lab: Lab) -> None:
     monitor = Monitor(lab.ctx, settings())
     lab.stats(lab.peers[0], rx=5, tx=6, handshake=1)
