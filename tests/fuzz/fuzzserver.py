@@ -1,5 +1,10 @@
-"""A real wgpilot HTTPS server (uvicorn, TLS, real SQLite) over the fake driver, for
-schemathesis to hammer. Prints "READY <port> <session token>" once set up."""
+"""A real wgpilot HTTPS server (uvicorn, TLS, real SQLite) over the fake driver, with
+the monitor running, for schemathesis to hammer. Prints "READY <port> <session token>"
+once set up.
+
+Nothing leaves the machine: mail goes through the real EmailChannel (settings read,
+message built) down to the point of connecting, where it is recorded instead; webhooks
+are recorded. The fuzzer invents SMTP hosts and webhook URLs."""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import uvicorn
 from tests.conftest import FakeHost, FakeSysctl
 from wgpilot import config
 from wgpilot.kernel.fake import FakeDriver, FakeFirewall
+from wgpilot.monitor import Monitor
+from wgpilot.monitor.notify import EmailChannel, Message
 from wgpilot.runtime import open_database
 from wgpilot.services import setup_state
 from wgpilot.services.auth import RateLimiter
@@ -22,6 +29,18 @@ from wgpilot.web.app import create_app
 from wgpilot.web.state import WebState
 
 PASSWORD = "fuzzing password 1"
+SENT: list[tuple[str, str]] = []
+
+
+def record_mail(config: object, message: object) -> None:
+    SENT.append(("email", str(getattr(message, "get", lambda _k: "")("To"))))
+
+
+class RecordedWebhook:
+    name = "webhook"
+
+    async def send(self, target: str, message: Message) -> None:
+        SENT.append(("webhook", target))
 
 
 async def main(data_dir: Path) -> None:
@@ -32,6 +51,8 @@ async def main(data_dir: Path) -> None:
             "WGPILOT_AUTH_BCRYPT_COST": "4",
             "WGPILOT_TLS_HTTP_PORT": "0",
             "WGPILOT_LISTEN": "127.0.0.1:8443",
+            "WGPILOT_MONITOR_POLL_INTERVAL": "0.5",
+            "WGPILOT_MONITOR_SNAPSHOT_INTERVAL": "1",
         },
     )
     db, cipher = await open_database(settings)
@@ -53,7 +74,12 @@ async def main(data_dir: Path) -> None:
     await state.setup.peer(session_actor(session), {"name": "first", "network_id": net.id})
     state.tls = TlsManager(settings)
     ssl_context = await state.tls.prepare()
-    app = create_app(state)
+    email = EmailChannel(ctx, send=record_mail)
+    monitor = Monitor(ctx, settings, channels={"email": email, "webhook": RecordedWebhook()})
+    monitor.email = email
+    state.monitor = monitor
+    polling = asyncio.create_task(monitor.run())
+    app = create_app(state, record=monitor.record_request)
     sock = socket.socket(
         socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
     )  # TCP_NODELAY, see web/server.py
@@ -68,6 +94,8 @@ async def main(data_dir: Path) -> None:
     server = uvicorn.Server(cfg)
     print(f"READY {sock.getsockname()[1]} {session.token}", flush=True)
     await server.serve(sockets=[sock])
+    monitor.stop()
+    await polling
     await db.close()
 
 

@@ -26,7 +26,40 @@ _ERRORS = {
 }
 
 
+# One Server-Sent Event as a client parses it (OpenAPI 3.1 has no schema for a stream
+# of items; 3.2's itemSchema says the same thing). `data` is JSON text: {peers:
+# [PeerStatus]} for snapshot and status, {ts} for heartbeat.
+SSE_EVENT = {
+    "type": "object",
+    "description": "one event of the stream: snapshot first, then status and heartbeat",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["snapshot", "status", "heartbeat"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["peers"],
+                        "properties": {
+                            "peers": {"type": "array", "items": {"$ref": "#/components/schemas/PeerStatus"}}
+                        },
+                    },
+                    {"type": "object", "required": ["ts"], "properties": {"ts": {"type": "number"}}},
+                ]
+            },
+        },
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
 def _media(kind: str) -> dict[str, Any]:
+    if kind == "text/event-stream":
+        return {kind: {"schema": SSE_EVENT}}
     if kind.startswith("text/") or kind.endswith("json"):
         return {kind: {"schema": {"type": "string"}}}
     return {kind: {"schema": {"type": "string", "contentMediaType": kind}}}
