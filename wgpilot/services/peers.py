@@ -97,16 +97,45 @@ class PeerService:
             sort=sort,
             descending=descending,
         )
+        return PeerPage(items, await self._total(net.id, search))
+
+    async def page_json(
+        self,
+        network_ref: str | int,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        search: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
+    ) -> str:
+        """The same page as ``page``, as the JSON text of ``{"items": [views.peer…], "total": n}``."""
+        network_id = network_ref if isinstance(network_ref, int) else None
+        if network_id is None:
+            network_id = (await resolve_network(self.ctx, self.ctx.db, network_ref)).id
+        items = await self.ctx.peers.query_json(
+            self.ctx.db,
+            network_id,
+            limit=limit,
+            offset=offset,
+            search=search,
+            sort=sort,
+            descending=descending,
+        )
+        if not items:  # a peer row proves its network exists (foreign key); no row proves nothing
+            await resolve_network(self.ctx, self.ctx.db, network_id)
+        return f'{{"items":[{items}],"total":{await self._total(network_id, search)}}}'
+
+    async def _total(self, network_id: int, search: str | None) -> int:
         if search:
-            total = await self.ctx.peers.count(self.ctx.db, net.id, search=search)
-        elif (cached := self._totals.get(net.id)) is not None:
-            total = cached
-        else:
-            generation = self._generation
-            total = await self.ctx.peers.count(self.ctx.db, net.id)
-            if generation == self._generation:
-                self._totals[net.id] = total
-        return PeerPage(items, total)
+            return await self.ctx.peers.count(self.ctx.db, network_id, search=search)
+        if (cached := self._totals.get(network_id)) is not None:
+            return cached
+        generation = self._generation
+        total = await self.ctx.peers.count(self.ctx.db, network_id)
+        if generation == self._generation:
+            self._totals[network_id] = total
+        return total
 
     async def get(self, network_ref: str | int, peer_ref: str | int) -> Peer:
         net = await resolve_network(self.ctx, self.ctx.db, network_ref)

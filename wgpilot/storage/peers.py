@@ -22,6 +22,20 @@ _COLUMNS = (
     " expires_at, created_at, updated_at,"
     " private_key IS NOT NULL AS has_priv, preshared_key IS NOT NULL AS has_psk"
 )
+# One peer as services.views.peer() shows it, built by SQLite: a page of 100 peers
+# costs one string instead of 100 Rows, Peers, dicts and a json.dumps of them.
+# tests/unit/services/test_peers.py keeps the two shapes identical.
+_JSON_VIEW = (
+    "json_object('id', id, 'network_id', network_id, 'name', name, 'email', email,"
+    " 'public_key', public_key, 'address', address, 'address6', address6,"
+    " 'allowed_ips', json(allowed_ips), 'client_allowed_ips', json(client_allowed_ips),"
+    " 'endpoint', endpoint, 'persistent_keepalive', persistent_keepalive, 'role', role,"
+    " 'site_networks', json(site_networks),"
+    " 'enabled', json(CASE WHEN enabled THEN 'true' ELSE 'false' END), 'expires_at', expires_at,"
+    " 'has_private_key', json(CASE WHEN private_key IS NULL THEN 'false' ELSE 'true' END),"
+    " 'preshared_key', json(CASE WHEN preshared_key IS NULL THEN 'false' ELSE 'true' END),"
+    " 'created_at', created_at, 'updated_at', updated_at)"
+)
 _UPDATABLE = frozenset(
     {
         "name",
@@ -45,6 +59,7 @@ _SORTS = {
     "created_at": "created_at",
     "enabled": "enabled",
 }
+
 
 def _v4(text: str) -> ipaddress.IPv4Address:
     # inet_aton + int is ~10x faster than ipaddress' parser; the column holds only
@@ -136,17 +151,51 @@ class PeerRepo:
         sort: str = "id",
         descending: bool = False,
     ) -> list[Peer]:
+        sql, params = self._page_sql(_COLUMNS, network_id, limit, offset, search, sort, descending)
+        return [_row(r) for r in await conn.fetchall(sql, params)]
+
+    async def query_json(
+        self,
+        conn: Conn,
+        network_id: int,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        search: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
+    ) -> str:
+        """The same page as ``query`` as the comma-joined JSON views of its peers
+        ("" for none), in one row: under load, every row fetched is one more wait for
+        the GIL in the database thread, which a 100-row page felt as 0.8 ms instead of
+        0.2. SQLite keeps an ordered subquery's order for an aggregate over it (it
+        never flattens the two); the service tests compare it with ``query``."""
+        sql, params = self._page_sql(
+            f"{_JSON_VIEW} AS j", network_id, limit, offset, search, sort, descending
+        )
+        return str(await conn.fetchval(f"SELECT group_concat(j, ',') FROM ({sql})", params) or "")
+
+    def _page_sql(
+        self,
+        columns: str,
+        network_id: int,
+        limit: int | None,
+        offset: int,
+        search: str | None,
+        sort: str,
+        descending: bool,
+    ) -> tuple[str, list[Any]]:
         where, params = self._filter(network_id, search)
         column = _SORTS.get(sort, "id")
         direction = " DESC" if descending else ""
         # The id tiebreak keeps pages stable; it must follow the same direction for the
         # (network_id, column, id) indexes to serve the ORDER BY without a sort.
         order = f"id{direction}" if column == "id" else f"{column}{direction}, id{direction}"
-        sql = f"SELECT {_COLUMNS} FROM peers WHERE {where} ORDER BY {order}"
+        sql = f"SELECT {columns} FROM peers WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
-        return [_row(r) for r in await conn.fetchall(sql, params)]
+        return sql, params
 
     async def count(self, conn: Conn, network_id: int, *, search: str | None = None) -> int:
         where, params = self._filter(network_id, search)

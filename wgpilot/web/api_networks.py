@@ -46,9 +46,10 @@ async def disable_network(req: ApiRequest) -> dict[str, Any]:
     return views.network(await req.state.networks.set_enabled(req.actor, req.params["network_id"], False))
 
 
-async def list_peers(req: ApiRequest) -> dict[str, Any]:
+async def list_peers(req: ApiRequest) -> Response:
     q = req.query
-    page = await req.state.peers.page(
+    # SQLite writes each peer's JSON; the page is joined, never decoded and re-encoded.
+    text = await req.state.peers.page_json(
         req.params["network_id"],
         limit=q.get("limit", 50),
         offset=q.get("offset", 0),
@@ -56,7 +57,7 @@ async def list_peers(req: ApiRequest) -> dict[str, Any]:
         sort=q.get("sort", "id"),
         descending=q.get("order") == "desc",
     )
-    return {"items": [views.peer(p) for p in page.items], "total": page.total}
+    return Response(text, media_type="application/json")
 
 
 async def create_peer(req: ApiRequest) -> dict[str, Any]:

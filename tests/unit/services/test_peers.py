@@ -183,3 +183,45 @@ async def test_expiry_must_be_in_the_future(ctx: Context, clock) -> None:
         await PeerService(ctx).create(ACTOR, net.id, name="x", expires_at=int(clock.now) - 1)
     with pytest.raises(ConflictError):
         raise ConflictError("sanity")
+
+
+async def test_page_json_is_exactly_the_view_of_page(ctx: Context) -> None:
+    """SQLite builds the list page's JSON; it must stay identical to views.peer()."""
+    import json
+
+    from wgpilot.services import views
+
+    net = await network(ctx, mode="site-to-site", subnet6="fd00:8::/64")
+    svc = PeerService(ctx)
+    await svc.create(ACTOR, net.id, name="plain")
+    await svc.create(
+        ACTOR,
+        net.id,
+        name="Zoë O'Brien (laptop) & co.",
+        email="a@example.com",
+        preshared_key=True,
+        persistent_keepalive=25,
+        endpoint="198.51.100.7:51820",
+        client_allowed_ips=["10.1.0.0/16", "192.168.5.0/24"],
+        expires_at=ctx.now() + 3600,
+    )
+    await svc.create(ACTOR, net.id, name="gw", role="site-gateway", site_networks=["172.20.0.0/16"])
+    await svc.create(ACTOR, net.id, name="own-key", public_key=keys.generate_keypair()[1], enabled=False)
+    for i in range(12):  # names out of id order, so every sort shows its own order
+        await svc.create(ACTOR, net.id, name=f"{'zyxwvutsrqpo'[i]}-{i}", enabled=i % 3 != 0)
+    cases: list[dict[str, object]] = [{}, {"descending": True}, {"search": "o", "limit": 2, "offset": 1}]
+    for sort in ("id", "name", "address", "created_at", "enabled"):
+        cases += [{"sort": sort, "limit": 7}, {"sort": sort, "descending": True, "offset": 3}]
+    for kw in cases:
+        page = await svc.page(net.id, **kw)  # type: ignore[arg-type]
+        want = {"items": [views.peer(p) for p in page.items], "total": page.total}
+        assert json.loads(await svc.page_json(net.id, **kw)) == want  # type: ignore[arg-type]
+        assert json.loads(await svc.page_json("office", **kw)) == want  # type: ignore[arg-type]
+
+
+async def test_page_json_of_an_empty_or_missing_network(ctx: Context) -> None:
+    net = await network(ctx)
+    svc = PeerService(ctx)
+    assert await svc.page_json(net.id) == '{"items":[],"total":0}'
+    with pytest.raises(NotFoundError):
+        await svc.page_json(net.id + 1)
