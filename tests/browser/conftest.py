@@ -78,13 +78,19 @@ class Stage:
     phone: Host
     wgpilot: Wgpilot
     browser: Any  # playwright Browser
+    # Cookies of a signed-in session, shared by the tests that do not test signing in:
+    # the server allows 5 login attempts per minute per client address (SPEC §12).
+    session: dict[str, Any] | None = None
 
-    def new_page(self, viewport: dict[str, int] = DESKTOP) -> Any:
+    def new_page(
+        self, viewport: dict[str, int] = DESKTOP, storage_state: dict[str, Any] | None = None
+    ) -> Any:
         context = self.browser.new_context(
             ignore_https_errors=True,  # the server's certificate is self-signed
             viewport=viewport,
             accept_downloads=True,
             base_url=BASE,
+            storage_state=storage_state,
         )
         context.set_default_timeout(15_000)
         page = context.new_page()
@@ -129,6 +135,8 @@ def stage() -> Iterator[Stage]:
                 "WGPILOT_TLS_HTTP_PORT": "0",
                 "WGPILOT_AUTH_BCRYPT_COST": "4",
                 "WGPILOT_MONITOR_POLL_INTERVAL": "1",
+                # Transfer history every 2 s instead of 30 s: the chart test waits for it.
+                "WGPILOT_MONITOR_SNAPSHOT_INTERVAL": "2",
             }
         )
         wg.cli("init", "--install-token", TOKEN)

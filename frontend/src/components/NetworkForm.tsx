@@ -207,7 +207,7 @@ export function NetworkForm({ initial, existing, network, save, onSaved, onCance
             value={v.dns_servers}
             onValue={(x) => form.set('dns_servers', x)}
             error={errors.dns_servers}
-            hint="IP addresses or search domains, separated by commas. Empty: the server default."
+            hint="IP addresses or search domains, separated by commas. Empty: peer configurations get no DNS line (peers keep their own resolver)."
             rows={2}
             spellCheck={false}
           />

@@ -32,7 +32,10 @@ export function TransferChart({ series, from, to, height = 200, label }: Props) 
   }, []);
 
   const { rx, tx, peak } = useMemo(() => totals(series), [series]);
-  const max = useMemo(() => niceMax(series.reduce((m, p) => Math.max(m, p.rx_bytes, p.tx_bytes), 0)), [series]);
+  // The API zero-fills every bucket: a window without traffic is all zeros, not empty.
+  const quiet = rx + tx === 0;
+  // At least 2 B so the half-way gridline is a whole byte.
+  const max = useMemo(() => niceMax(Math.max(2, series.reduce((m, p) => Math.max(m, p.rx_bytes, p.tx_bytes), 0))), [series]);
   const x = linear(from, to, PAD.left, width - PAD.right);
   const y = linear(0, max, height - PAD.bottom, PAD.top);
   const rxPts = series.map((p) => ({ t: p.timestamp, v: p.rx_bytes }));
@@ -41,7 +44,9 @@ export function TransferChart({ series, from, to, height = 200, label }: Props) 
   const multiDay = to - from > 36 * 3600;
   const current = sel >= 0 ? series[sel] : undefined;
 
-  const summary = `${label}: received ${formatBytes(rx)}, sent ${formatBytes(tx)}` + (peak ? `; busiest ${formatDateTime(peak.timestamp)}` : '');
+  const summary = quiet
+    ? `${label}: no traffic recorded`
+    : `${label}: received ${formatBytes(rx)}, sent ${formatBytes(tx)}` + (peak ? `; busiest ${formatDateTime(peak.timestamp)}` : '');
 
   const onPointer = (e: PointerEvent<SVGSVGElement>) => {
     const rect = e.currentTarget.getBoundingClientRect();
@@ -77,7 +82,7 @@ export function TransferChart({ series, from, to, height = 200, label }: Props) 
         onKeyDown={onKey}
         onBlur={() => setSel(-1)}
       >
-        {[0, 0.5, 1].map((f) => (
+        {(quiet ? [0] : [0, 0.5, 1]).map((f) => (
           <g key={f}>
             <line className="chart-grid" x1={PAD.left} x2={width - PAD.right} y1={y(max * f)} y2={y(max * f)} />
             <text className="chart-axis" x={PAD.left - 6} y={y(max * f) + 4} textAnchor="end">
@@ -90,7 +95,7 @@ export function TransferChart({ series, from, to, height = 200, label }: Props) 
             {multiDay ? formatDate(t) : formatTime(t)}
           </text>
         ))}
-        {series.length > 0 && (
+        {!quiet && (
           <>
             <path className="chart-area-rx" d={areaPath(rxPts, x, y, y(0))} />
             <path className="chart-line-rx" d={linePath(rxPts, x, y)} />
@@ -105,7 +110,7 @@ export function TransferChart({ series, from, to, height = 200, label }: Props) 
             <circle className="chart-dot-tx" cx={x(current.timestamp)} cy={y(current.tx_bytes)} r={3.5} />
           </g>
         )}
-        {series.length === 0 && (
+        {quiet && (
           <text className="chart-empty" x={(width + PAD.left) / 2} y={height / 2} textAnchor="middle">
             No traffic recorded in this period
           </text>

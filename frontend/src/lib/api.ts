@@ -116,7 +116,8 @@ export const api = {
     remove: (id: number) => request<void>(`/api/bridges/${id}`, { method: 'DELETE' }),
   },
   alerts: {
-    list: () => allPages<Alert>('/api/alerts'),
+    // Not paged: {items, total} with every rule (the endpoint takes no limit/offset).
+    list: () => request<Page<Alert>>('/api/alerts').then((p) => p.items),
     create: (body: AlertInput) => request<Alert>('/api/alerts', { method: 'POST', json: body }),
     update: (id: number, body: AlertInput) => request<Alert>(`/api/alerts/${id}`, { method: 'PUT', json: body }),
     remove: (id: number) => request<void>(`/api/alerts/${id}`, { method: 'DELETE' }),

@@ -171,7 +171,7 @@ export default function Alerts() {
                   </td>
                   <td data-label="Condition">{describeThreshold(a.type, a.threshold)}</td>
                   <td data-label="Notify" className="break">
-                    {a.notify === 'email' ? 'E-mail' : 'Webhook'}: {a.target}
+                    {a.notify === 'email' ? 'E-mail' : 'Webhook'}: {a.target || 'the alert address in Settings'}
                   </td>
                   <td data-label="State">
                     {!a.enabled ? <Badge>disabled</Badge> : a.state === 'firing' ? <Badge tone="bad">firing</Badge> : <Badge tone="ok">ok</Badge>}
@@ -219,7 +219,7 @@ export default function Alerts() {
           }}
         >
           <p>
-            “{ALERT_LABEL[deleting.type]}, {describeThreshold(deleting.type, deleting.threshold)}” will no longer notify {deleting.target}.
+            “{ALERT_LABEL[deleting.type]}, {describeThreshold(deleting.type, deleting.threshold)}” will no longer notify {deleting.target || 'the alert address in Settings'}.
           </p>
         </ConfirmDialog>
       )}
