@@ -368,3 +368,28 @@ def test_alert_rules(stage: Stage) -> None:
     assert page.evaluate("async () => (await (await fetch('/api/alerts')).json()).total") == 0
     no_js_errors(page)
     page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("link", "heading"),
+    [
+        ("Dashboard", "Dashboard"),
+        ("Networks", "Networks"),
+        ("Bridges", "Bridges"),
+        ("Alerts", "Alerts"),
+        ("Audit log", "Audit log"),
+        ("Settings", "Settings"),
+        ("System", "System"),
+        ("Account & password", "Account"),
+    ],
+)
+def test_every_page_loads_from_the_real_api(stage: Stage, link: str, heading: str) -> None:
+    """Each page reads its endpoints without an error state (a request the server
+    refuses, e.g. an unknown query parameter, would show "Could not load …")."""
+    page = signed_in(stage)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=link, exact=True).click()
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+    expect(page.locator(".state-loading")).to_have_count(0, timeout=10_000)
+    expect(page.locator(".state-error")).to_have_count(0)
+    no_js_errors(page)
+    page.context.close()
