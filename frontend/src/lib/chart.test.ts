@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { areaPath, linear, linePath, nearestIndex, niceMax, sumSeries, timeTicks, totals } from './chart';
+import { areaPath, chartWindowDue, linear, linePath, nearestIndex, niceMax, sumSeries, timeTicks, totals } from './chart';
 
 describe('chart maths', () => {
   it('niceMax rounds up to 1/2/5 steps in binary units', () => {
@@ -59,5 +59,12 @@ describe('chart maths', () => {
     expect(nearestIndex(s, 16)).toBe(2);
     expect(nearestIndex(s, 99)).toBe(3);
     expect(nearestIndex([], 5)).toBe(-1);
+  });
+
+  it('moves a live chart window only after new traffic, at most once a minute', () => {
+    expect(chartWindowDue(100, 100, 1000, 5000)).toBe(false); // no new bytes
+    expect(chartWindowDue(100, 150, 1000, 1059)).toBe(false); // too soon
+    expect(chartWindowDue(100, 150, 1000, 1060)).toBe(true);
+    expect(chartWindowDue(500, 20, 1000, 5000)).toBe(false); // counters reset (interface restarted)
   });
 });

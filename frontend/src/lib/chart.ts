@@ -92,3 +92,15 @@ export function nearestIndex(series: StatsPoint[], t: number): number {
   if (lo > 0 && Math.abs((series[lo - 1] as StatsPoint).timestamp - t) <= Math.abs((series[lo] as StatsPoint).timestamp - t)) return lo - 1;
   return lo;
 }
+
+/** Seconds a live chart keeps its window at least (one stats request per minute at most). */
+export const CHART_MIN_AGE = 60;
+
+/**
+ * Whether a live chart should move its window forward to `now` and fetch again: only
+ * when the live counters (SSE) show traffic since the last fetch, and at most once per
+ * `minAge` seconds. No traffic, no requests.
+ */
+export function chartWindowDue(seenBytes: number, liveBytes: number, windowEnd: number, now: number, minAge = CHART_MIN_AGE): boolean {
+  return liveBytes > seenBytes && now - windowEnd >= minAge;
+}

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { chartWindowDue } from './chart';
 import { serverNow } from './clock';
 import { liveStore } from './liveStore';
 import type { LiveSnapshot } from './live';
@@ -74,4 +75,31 @@ export function useDocumentTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · wgpilot` : 'wgpilot';
   }, [title]);
+}
+
+/**
+ * The time window of a transfer chart: the last `span` seconds, ending at server "now"
+ * when the chart mounts or `span` changes. It moves forward to "now" when `liveBytes`
+ * (the counters the SSE streams keep current) shows traffic since, at most once a
+ * minute, so an open chart picks up new history without a polling loop.
+ */
+export function useLiveWindow(span: number, liveBytes: number): { from: number; to: number } {
+  const [win, setWin] = useState(() => ({ span, to: Math.floor(serverNow()) }));
+  const seen = useRef(liveBytes);
+  let cur = win;
+  if (win.span !== span) {
+    // Adjusted while rendering (not in an effect), so no request goes out for the old end.
+    cur = { span, to: Math.floor(serverNow()) };
+    setWin(cur);
+    seen.current = liveBytes;
+  }
+  const end = cur.to;
+  useEffect(() => {
+    const now = Math.floor(serverNow());
+    if (chartWindowDue(seen.current, liveBytes, end, now)) {
+      seen.current = liveBytes;
+      setWin((w) => ({ ...w, to: now }));
+    } else if (liveBytes < seen.current) seen.current = liveBytes; // counters restarted
+  }, [liveBytes, end]);
+  return { from: end - cur.span, to: end };
 }

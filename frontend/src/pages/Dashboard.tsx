@@ -1,13 +1,12 @@
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { StatusDot } from '../components/StatusDot';
 import { TransferChart } from '../components/TransferChart';
 import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
 import { api } from '../lib/api';
 import { sumSeries } from '../lib/chart';
-import { serverNow } from '../lib/clock';
 import { formatBytes, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle, useLive, useNow, useWatchNetworks } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchNetworks } from '../lib/hooks';
 import { liveStore } from '../lib/liveStore';
 import { MODE_LABEL } from '../lib/networks';
 import { buildRows, sortRows } from '../lib/peers';
@@ -36,24 +35,22 @@ async function load(): Promise<Data> {
   };
 }
 
-function TransferCard({ networks }: { networks: Network[] }) {
-  // The window is fixed when the card mounts (a reload or a revisit moves it).
-  const [to] = useState(() => Math.floor(serverNow()));
-  const from = to - 24 * 3600;
+function TransferCard({ networks, liveBytes }: { networks: Network[]; liveBytes: number }) {
+  const { from, to } = useLiveWindow(24 * 3600, liveBytes);
   const ids = networks.map((n) => n.id).join(',');
   const stats = useAsync(async () => {
     const all = await Promise.all(networks.map((n) => api.networks.stats(n.id, { from, to, granularity: 'hour' })));
-    return sumSeries(all.map((s) => s.series));
-  }, [ids, from]);
+    return { series: sumSeries(all.map((s) => s.series)), from, to };
+  }, [ids, to]);
   return (
     <Card title="Transfer, last 24 hours">
       {stats.loading && !stats.data ? (
         <Loading rows={3} />
       ) : stats.error ? (
         <ErrorState error={stats.error} onRetry={stats.reload} title="Could not load the transfer history" />
-      ) : (
-        <TransferChart series={stats.data ?? []} from={from} to={to} label="Transfer of all networks in the last 24 hours" />
-      )}
+      ) : stats.data ? (
+        <TransferChart series={stats.data.series} from={stats.data.from} to={stats.data.to} label="Transfer of all networks in the last 24 hours" />
+      ) : null}
     </Card>
   );
 }
@@ -185,7 +182,7 @@ export default function Dashboard() {
               </div>
             </div>
           )}
-          <TransferCard networks={networks} />
+          <TransferCard networks={networks} liveBytes={cards?.transfer ?? 0} />
           <div className="network-grid">
             {networks.map((n) => (
               <NetworkPeers key={n.id} network={n} status={data.data?.statuses.get(n.id)} peers={data.data?.peers.get(n.id) ?? []} live={liveIds.includes(n.id)} />

@@ -9,11 +9,10 @@ import { TransferChart } from '../components/TransferChart';
 import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
 import { api } from '../lib/api';
 import { copyText } from '../lib/clipboard';
-import { serverNow } from '../lib/clock';
 import { ApiError, describeError } from '../lib/errors';
 import { formatBytes, formatDateTime, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle, useLive, useNow, useWatchNetworks } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchNetworks } from '../lib/hooks';
 import { liveStore } from '../lib/liveStore';
 import { MODE_LABEL } from '../lib/networks';
 import { buildRows, matchesSearch, sortRows, type PeerRow, type PeerSort } from '../lib/peers';
@@ -36,15 +35,15 @@ const RANGES = {
 };
 type Range = keyof typeof RANGES;
 
-function StatsChart({ networkId, peerId, label }: { networkId: number; peerId?: number; label: string }) {
+function StatsChart({ networkId, peerId, label, liveBytes }: { networkId: number; peerId?: number; label: string; liveBytes: number }) {
   const [range, setRange] = useState<Range>('24h');
   const r = RANGES[range];
-  // Fixed per chosen range (not per render): [now - span, now] in server time.
-  const { from, to } = useMemo(() => {
-    const end = Math.floor(serverNow());
-    return { from: end - RANGES[range].seconds, to: end };
-  }, [range]);
-  const stats = useAsync(() => api.networks.stats(networkId, { from, to, granularity: r.granularity, peer_id: peerId }), [networkId, peerId, range, from]);
+  // [now - span, now] in server time, moved forward when the live counters grow.
+  const { from, to } = useLiveWindow(r.seconds, liveBytes);
+  const stats = useAsync(
+    async () => ({ ...(await api.networks.stats(networkId, { from, to, granularity: r.granularity, peer_id: peerId })), from, to }),
+    [networkId, peerId, range, from, to],
+  );
   return (
     <div className="stack-sm">
       <div className="segmented" role="group" aria-label="Period">
@@ -59,7 +58,7 @@ function StatsChart({ networkId, peerId, label }: { networkId: number; peerId?: 
       ) : stats.error ? (
         <ErrorState error={stats.error} onRetry={stats.reload} title="Could not load the transfer history" />
       ) : (
-        <TransferChart series={stats.data?.series ?? []} from={from} to={to} label={`${label}, last ${r.label}`} />
+        <TransferChart series={stats.data?.series ?? []} from={stats.data?.from ?? from} to={stats.data?.to ?? to} label={`${label}, last ${r.label}`} />
       )}
     </div>
   );
@@ -131,7 +130,7 @@ function PeerDetails({ row, network, onClose, onConfig }: { row: PeerRow; networ
           Show configuration &amp; QR code
         </button>
         <h3>Transfer</h3>
-        <StatsChart networkId={network.id} peerId={p.id} label={`Transfer of ${p.name}`} />
+        <StatsChart networkId={network.id} peerId={p.id} label={`Transfer of ${p.name}`} liveBytes={(s?.rx_bytes ?? 0) + (s?.tx_bytes ?? 0)} />
       </div>
     </Modal>
   );
@@ -183,6 +182,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
   const rows = useMemo(() => buildRows(data.data?.peers ?? [], snap.peers, now), [data.data?.peers, snap.peers, now]);
   const shown = useMemo(() => sortRows(rows.filter((r) => matchesSearch(r, search)), sort, dir), [rows, search, sort, dir]);
   const online = rows.filter((r) => r.liveness === 'online').length;
+  const liveBytes = rows.reduce((sum, r) => sum + (r.status?.rx_bytes ?? 0) + (r.status?.tx_bytes ?? 0), 0);
   const conn = snap.conn[id];
 
   const replacePeer = (p: Peer) => data.setData((d) => ({ ...(d as Data), peers: (d as Data).peers.map((x) => (x.id === p.id ? p : x)) }));
@@ -416,7 +416,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
       </Card>
 
       <Card title="Transfer">
-        <StatsChart networkId={id} label={`Transfer of ${network.name}`} />
+        <StatsChart networkId={id} label={`Transfer of ${network.name}`} liveBytes={liveBytes} />
       </Card>
 
       {dialog?.kind === 'add' && (
