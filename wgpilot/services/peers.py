@@ -9,17 +9,20 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from wgpilot.domain import allowed_ips, ipam, keys, render, validate
-from wgpilot.domain.errors import ConflictError, KernelError, NotFoundError
+from wgpilot.domain.errors import ConflictError, KernelError, NotFoundError, ValidationError
 from wgpilot.domain.models import Actor, Mode, Network, Peer, Role
 from wgpilot.kernel.driver import PeerConfig
 from wgpilot.services.common import UNSET, Fields, integrity_error, resolve_network
 from wgpilot.services.context import Context
+from wgpilot.services.groupcommit import GroupCommit
 from wgpilot.services.reconcile import Reconciler, Report
 from wgpilot.storage.db import Conn, Tx
+from wgpilot.storage.peers import NewPeerRow
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,55 @@ def peer_detail(p: Peer) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class _NewPeer:
+    """A validated create call, waiting for its turn in a group commit."""
+
+    actor: Actor
+    network_ref: str | int
+    name: str
+    email: str | None
+    role: Role
+    site_networks: tuple[str, ...]
+    client_allowed_ips: tuple[str, ...]
+    persistent_keepalive: int | None
+    given_key: str | None  # the caller's own public key, if any
+    private_key: str | None
+    public_key: str
+    preshared_key: str | None
+    expires_at: int | None
+    endpoint: str | None
+    enabled: bool
+    now: int
+
+
+@dataclass
+class _Batch:
+    """What one group commit has resolved and claimed so far, per network id."""
+
+    networks: dict[str | int, Network] = field(default_factory=dict)
+    names: dict[int, set[bytes]] = field(default_factory=dict)  # held or claimed, NOCASE-folded
+    keys: dict[int, set[str]] = field(default_factory=dict)  # public keys claimed by the batch
+    runs: dict[int, tuple[int, int | None, int | None]] = field(default_factory=dict)
+    claimed: dict[int, set[int]] = field(default_factory=dict)  # ip indexes claimed by the batch
+    sites: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # (peer, cidr) claimed
+    staged: list[tuple[int, Network, NewPeerRow]] = field(default_factory=list)
+
+    def claim(self, network_id: int, index: int) -> None:
+        count, lowest, highest = self.runs[network_id]
+        self.runs[network_id] = (
+            count + 1,
+            index if lowest is None else min(lowest, index),
+            index if highest is None else max(highest, index),
+        )
+        self.claimed.setdefault(network_id, set()).add(index)
+
+
+def _nocase(name: str) -> bytes:
+    """A name as SQLite's NOCASE collation compares it (ASCII letters folded only)."""
+    return name.encode().lower()
+
+
+@dataclass(frozen=True)
 class PeerPage:
     items: list[Peer]
     total: int
@@ -68,6 +120,7 @@ class PeerService:
         self._totals: dict[int, int] = {}
         self._generation = 0  # bumped on every change: a count read across one is not kept
         ctx.listeners.append(self._forget_totals)
+        self._creates: GroupCommit[_NewPeer, Peer] = GroupCommit(self._create_batch)
 
     def _forget_totals(self, kind: str, network_id: int | None) -> None:
         self._generation += 1
@@ -153,8 +206,16 @@ class PeerService:
 
     # -- validation shared by create and update -----------------------------------------------
     async def _check_sites(
-        self, conn: Conn, f: Fields, net: Network, role: Role, sites: tuple[str, ...], exclude: int | None
+        self,
+        conn: Conn,
+        f: Fields,
+        net: Network,
+        role: Role,
+        sites: tuple[str, ...],
+        exclude: int | None,
+        staged: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """``staged``: (peer name, cidr) of site gateways not yet inserted (a group commit)."""
         if role is Role.SITE_GATEWAY and net.mode is not Mode.SITE_TO_SITE:
             f.add("role", "site-gateway peers are only allowed in site-to-site networks")
             return
@@ -169,7 +230,7 @@ class PeerService:
         taken += [(f"network {n.name!r}", n.subnet6) for n in await self.ctx.networks.all(conn) if n.subnet6]
         taken += [
             (f"site networks of peer {name!r}", ipaddress.ip_network(c))
-            for name, c in await self.ctx.peers.site_networks(conn, net.id, exclude)
+            for name, c in [*await self.ctx.peers.site_networks(conn, net.id, exclude), *staged]
         ]
         ours = {n.interface for n in await self.ctx.networks.all(conn)}
         taken += [(f"host interface {name}", hn) for name, hn in await self.ctx.host.networks(ours)]
@@ -223,62 +284,147 @@ class PeerService:
             priv, pub = None, pub_v
         psk = keys.generate_preshared_key() if psk_v else None
 
-        async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
-            net = await resolve_network(self.ctx, tx, network_ref)
-            if await self.ctx.peers.get_by_name(tx, net.id, name_v):
-                f.add("name", f"a peer named {name_v!r} already exists in network {net.name!r}")
-            if pub_v is not None and await self.ctx.peers.get_by_public_key(tx, net.id, pub_v):
-                f.add("public_key", "another peer of this network already uses this public key")
-            if pub_v is not None and pub_v == net.public_key:
-                f.add("public_key", "is the server's own public key")
-            await self._check_sites(tx, f, net, role_v, sites_v, None)
-            f.raise_if_any()
-            index = await self._allocate(tx, net)
-            address = ipaddress.IPv4Address(int(net.subnet.network_address) + index)
-            address6 = ipam.mirror6(net.subnet, net.subnet6, address) if net.subnet6 else None
-            if address6 is not None and await self.ctx.peers.address6_taken(tx, net.id, str(address6)):
-                raise ConflictError.field(
-                    "address6", f"{address6} is held by an imported peer; free it first"
-                )
-            server_ips = allowed_ips.server_side(address, address6, role_v, sites_v)
-            try:
-                peer_id = await self.ctx.peers.insert(
-                    tx,
-                    network_id=net.id,
-                    name=name_v,
-                    email=email_v,
-                    private_key=priv,
-                    public_key=pub,
-                    preshared_key=psk,
-                    ip_index=index,
-                    address=str(address),
-                    address6=str(address6) if address6 else None,
-                    allowed_ips=server_ips,
-                    client_allowed_ips=split_v,
-                    endpoint=ep_v,
-                    persistent_keepalive=ka_v,
-                    role=role_v,
-                    site_networks=sites_v,
-                    enabled=enabled,
-                    expires_at=exp_v,
-                    now=now,
-                )
-            except sqlite3.IntegrityError as exc:
-                raise integrity_error(exc, _UNIQUE) from exc
-            peer = await self.ctx.peers.get(tx, peer_id)
-            assert peer is not None
-            await self.ctx.audit.record(tx, actor, "peer.create", f"peer:{peer.id}", peer_detail(peer), now)
-            if net.enabled and peer.enabled:
-                touched.add(net.interface)
-                await self._push(tx, net, [self._kernel_config(peer, psk)], [], sites_changed=bool(sites_v))
-        self.ctx.changed("peers", net.id)
-        return peer
+        return await self._creates.submit(
+            _NewPeer(
+                actor=actor,
+                network_ref=network_ref,
+                name=name_v,
+                email=email_v,
+                role=role_v,
+                site_networks=sites_v,
+                client_allowed_ips=split_v,
+                persistent_keepalive=ka_v,
+                given_key=pub_v,
+                private_key=priv,
+                public_key=pub,
+                preshared_key=psk,
+                expires_at=exp_v,
+                endpoint=ep_v,
+                enabled=enabled,
+                now=now,
+            )
+        )
 
-    async def _allocate(self, tx: Tx, net: Network) -> int:
-        count, lowest, highest = await self.ctx.peers.index_run(tx, net.id)
-        index = ipam.next_free_if_gapless(net.subnet, count, lowest, highest)
+    async def _create_batch(self, jobs: Sequence[_NewPeer]) -> list[Peer | BaseException]:
+        """The peers of several create calls in one transaction (group commit): each
+        checked on its own, then all inserted in one statement with their audit
+        entries, one kernel update per network, one commit. A job that fails its
+        checks is that job's error only (nothing of it was written). Round trips to the
+        database thread are per batch, not per peer: under load each one waits its
+        turn on the event loop and for the GIL."""
+        out: list[Peer | BaseException | None] = [None] * len(jobs)
+        async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
+            batch = _Batch()
+            for i, job in enumerate(jobs):
+                try:
+                    net = await self._batch_network(tx, batch, job.network_ref, jobs)
+                    batch.staged.append((i, net, await self._stage(tx, batch, net, job)))
+                except (ValidationError, NotFoundError, ConflictError) as exc:
+                    out[i] = exc
+            if not batch.staged:
+                return [o for o in out if o is not None]
+            try:
+                peers = await self.ctx.peers.insert_many(tx, [row for _, _, row in batch.staged])
+            except sqlite3.IntegrityError as exc:  # checked above; only a bug or a foreign writer
+                if len(jobs) > 1:
+                    raise  # the group commit runs each job alone to find whose it is
+                raise integrity_error(exc, _UNIQUE) from exc
+            await self.ctx.audit.record_many(
+                tx,
+                [
+                    (jobs[i].actor, "peer.create", f"peer:{p.id}", peer_detail(p), jobs[i].now)
+                    for (i, _, _), p in zip(batch.staged, peers, strict=True)
+                ],
+            )
+            pushes: dict[int, tuple[Network, list[PeerConfig], list[bool]]] = {}
+            for (i, net, _), peer in zip(batch.staged, peers, strict=True):
+                out[i] = peer
+                if net.enabled and peer.enabled:
+                    _, configs, sites = pushes.setdefault(net.id, (net, [], []))
+                    configs.append(self._kernel_config(peer, jobs[i].preshared_key))
+                    sites.append(bool(peer.site_networks))
+            for net, configs, sites in pushes.values():
+                touched.add(net.interface)
+                await self._push(tx, net, configs, [], sites_changed=any(sites))
+        for network_id in sorted({p.network_id for p in peers}):
+            self.ctx.changed("peers", network_id)
+        return [o for o in out if o is not None]
+
+    async def _batch_network(
+        self, tx: Tx, batch: _Batch, ref: str | int, jobs: Sequence[_NewPeer]
+    ) -> Network:
+        """The job's network, resolved once per batch, with the names its peers hold
+        among those the batch asks for (one query instead of one per job)."""
+        net = batch.networks.get(ref)
+        if net is None:
+            net = batch.networks[ref] = await resolve_network(self.ctx, tx, ref)
+        if net.id not in batch.names:
+            asked = sorted({j.name for j in jobs})
+            taken = await self.ctx.peers.names_taken(tx, net.id, asked)
+            batch.names[net.id] = {_nocase(n) for n in taken}
+            batch.keys[net.id] = set()
+        return net
+
+    async def _stage(self, tx: Tx, batch: _Batch, net: Network, job: _NewPeer) -> NewPeerRow:
+        """Check one job against the database and the jobs staged before it, and
+        allocate its address; writes nothing."""
+        f = Fields()
+        names, claimed_keys = batch.names[net.id], batch.keys[net.id]
+        if _nocase(job.name) in names:
+            f.add("name", f"a peer named {job.name!r} already exists in network {net.name!r}")
+        if job.given_key is not None and (
+            job.given_key in claimed_keys or await self.ctx.peers.get_by_public_key(tx, net.id, job.given_key)
+        ):
+            f.add("public_key", "another peer of this network already uses this public key")
+        if job.given_key is not None and job.given_key == net.public_key:
+            f.add("public_key", "is the server's own public key")
+        staged_sites = batch.sites.setdefault(net.id, [])
+        await self._check_sites(tx, f, net, job.role, job.site_networks, None, staged_sites)
+        f.raise_if_any()
+        index = await self._allocate(tx, batch, net)
+        address = ipaddress.IPv4Address(int(net.subnet.network_address) + index)
+        address6 = ipam.mirror6(net.subnet, net.subnet6, address) if net.subnet6 else None
+        if address6 is not None and await self.ctx.peers.address6_taken(tx, net.id, str(address6)):
+            raise ConflictError.field("address6", f"{address6} is held by an imported peer; free it first")
+        # Claimed only now that the job is certain to be inserted.
+        names.add(_nocase(job.name))
+        claimed_keys.add(job.public_key)
+        batch.claim(net.id, index)
+        staged_sites += [(job.name, c) for c in job.site_networks]
+        return NewPeerRow(
+            network_id=net.id,
+            name=job.name,
+            email=job.email,
+            private_key=job.private_key,
+            public_key=job.public_key,
+            preshared_key=job.preshared_key,
+            ip_index=index,
+            address=str(address),
+            address6=str(address6) if address6 else None,
+            allowed_ips=allowed_ips.server_side(address, address6, job.role, job.site_networks),
+            client_allowed_ips=job.client_allowed_ips,
+            endpoint=job.endpoint,
+            persistent_keepalive=job.persistent_keepalive,
+            role=job.role,
+            site_networks=job.site_networks,
+            enabled=job.enabled,
+            expires_at=job.expires_at,
+            now=job.now,
+        )
+
+    async def _allocate(self, tx: Tx, batch: _Batch, net: Network) -> int:
+        """Lowest free index, counting the indexes the batch has claimed so far."""
+        run = batch.runs.get(net.id) or await self.ctx.peers.index_run(tx, net.id)
+        batch.runs[net.id] = run
+        index = ipam.next_free_if_gapless(net.subnet, *run)
         if index is None:
-            index = await self.ctx.peers.lowest_gap(tx, net.id, ipam.server_index(net.subnet) + 1)
+            claimed = batch.claimed.get(net.id, set())
+            index = ipam.server_index(net.subnet) + 1
+            while True:  # the database knows nothing of the batch's claims yet
+                index = await self.ctx.peers.lowest_gap(tx, net.id, index)
+                if index not in claimed:
+                    break
+                index += 1
             if index > ipam.usable_range(net.subnet)[1]:
                 index = ipam.lowest_free(net.subnet, [])  # raises ExhaustedError with the message
         return index

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from wgpilot.domain.models import Actor, AuditEntry
@@ -29,18 +30,27 @@ class AuditRepo:
     async def record(
         self, tx: Tx, actor: Actor, action: str, resource: str, detail: dict[str, Any], now: int
     ) -> None:
-        await tx.execute(
+        await self.record_many(tx, [(actor, action, resource, detail, now)])
+
+    async def record_many(
+        self, tx: Tx, entries: Iterable[tuple[Actor, str, str, dict[str, Any], int]]
+    ) -> None:
+        """Several entries in one round trip: (actor, action, resource, detail, time)."""
+        await tx.executemany(
             "INSERT INTO audit_log (timestamp, user_id, username, action, resource, detail,"
             " ip_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                now,
-                actor.user_id,
-                actor.username,
-                action,
-                resource,
-                json.dumps(detail, separators=(",", ":"), default=str, sort_keys=True),
-                actor.ip_address,
-            ),
+            [
+                (
+                    now,
+                    actor.user_id,
+                    actor.username,
+                    action,
+                    resource,
+                    json.dumps(detail, separators=(",", ":"), default=str, sort_keys=True),
+                    actor.ip_address,
+                )
+                for actor, action, resource, detail, now in entries
+            ],
         )
 
     @staticmethod

@@ -6,6 +6,7 @@ import ipaddress
 import socket
 import sqlite3
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,30 @@ def _row(r: sqlite3.Row) -> Peer:
 
 
 @dataclass(frozen=True)
+class NewPeerRow:
+    """One peer to insert, with its secrets in clear (encrypted on the way in)."""
+
+    network_id: int
+    name: str
+    email: str | None
+    private_key: str | None
+    public_key: str
+    preshared_key: str | None
+    ip_index: int
+    address: str
+    address6: str | None
+    allowed_ips: tuple[str, ...]
+    client_allowed_ips: tuple[str, ...]
+    endpoint: str | None
+    persistent_keepalive: int | None
+    role: Role
+    site_networks: tuple[str, ...]
+    enabled: bool
+    expires_at: int | None
+    now: int
+
+
+@dataclass(frozen=True)
 class KernelPeerRow:
     """What the kernel needs of a peer: no names, no private key."""
 
@@ -132,6 +157,15 @@ class PeerRepo:
             f"SELECT {_COLUMNS} FROM peers WHERE network_id = ? AND name = ?", (network_id, name)
         )
         return _row(r) if r else None
+
+    async def names_taken(self, conn: Conn, network_id: int, names: Sequence[str]) -> list[str]:
+        """Which of ``names`` peers of the network already hold (compared as the
+        column's NOCASE collation does: ASCII letters only)."""
+        rows = await conn.fetchall(
+            f"SELECT name FROM peers WHERE network_id = ? AND name IN ({','.join('?' * len(names))})",
+            (network_id, *names),
+        )
+        return [r[0] for r in rows]
 
     async def get_by_public_key(self, conn: Conn, network_id: int, public_key: str) -> Peer | None:
         r = await conn.fetchone(
@@ -337,34 +371,52 @@ class PeerRepo:
         enabled: bool,
         expires_at: int | None,
         now: int,
-    ) -> int:
-        return await tx.execute(
+    ) -> Peer:
+        """Insert a peer and read it back in the same round trip (RETURNING)."""
+        row = NewPeerRow(
+            network_id, name, email, private_key, public_key, preshared_key, ip_index, address, address6,
+            allowed_ips, client_allowed_ips, endpoint, persistent_keepalive, role, site_networks, enabled,
+            expires_at, now,
+        )  # fmt: skip
+        return (await self.insert_many(tx, [row]))[0]
+
+    async def insert_many(self, tx: Tx, rows: Sequence[NewPeerRow]) -> list[Peer]:
+        """Insert peers in one statement (one round trip), returned in the order given.
+        A constraint violation aborts the whole statement: none of them is inserted."""
+        params: list[Any] = []
+        for r in rows:
+            params += (
+                r.network_id,
+                r.name,
+                r.email,
+                self._cipher.encrypt_opt(r.private_key, _PRIV),
+                r.public_key,
+                self._cipher.encrypt_opt(r.preshared_key, _PSK),
+                r.ip_index,
+                r.address,
+                r.address6,
+                dump_list(r.allowed_ips),
+                dump_list(r.client_allowed_ips),
+                r.endpoint,
+                r.persistent_keepalive,
+                r.role.value,
+                dump_list(r.site_networks),
+                int(r.enabled),
+                r.expires_at,
+                r.now,
+                r.now,
+            )
+        values = ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"] * len(rows))
+        returned = await tx.fetchall(
             "INSERT INTO peers (network_id, name, email, private_key, public_key, preshared_key,"
             " ip_index, address, address6, allowed_ips, client_allowed_ips, endpoint,"
             " persistent_keepalive, role, site_networks, enabled, expires_at, created_at,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                network_id,
-                name,
-                email,
-                self._cipher.encrypt_opt(private_key, _PRIV),
-                public_key,
-                self._cipher.encrypt_opt(preshared_key, _PSK),
-                ip_index,
-                address,
-                address6,
-                dump_list(allowed_ips),
-                dump_list(client_allowed_ips),
-                endpoint,
-                persistent_keepalive,
-                role.value,
-                dump_list(site_networks),
-                int(enabled),
-                expires_at,
-                now,
-                now,
-            ),
+            f" updated_at) VALUES {values} RETURNING {_COLUMNS}",
+            params,
         )
+        # RETURNING promises no order; a public key is unique within its network.
+        by_key = {(p.network_id, p.public_key): p for p in map(_row, returned)}
+        return [by_key[(r.network_id, r.public_key)] for r in rows]
 
     async def update(self, tx: Tx, peer_id: int, changes: dict[str, Any]) -> None:
         changes = dict(changes)

@@ -225,3 +225,65 @@ async def test_page_json_of_an_empty_or_missing_network(ctx: Context) -> None:
     assert await svc.page_json(net.id) == '{"items":[],"total":0}'
     with pytest.raises(NotFoundError):
         await svc.page_json(net.id + 1)
+
+
+async def test_group_commit_isolates_a_bad_job_and_commits_each_good_one(ctx: Context) -> None:
+    """Concurrent creations share transactions; a job that fails its checks (a name
+    taken by another job of the same batch, a key used twice, a bad site network)
+    fails alone, and every peer returned is committed and audited."""
+    net = await network(ctx, mode="site-to-site", subnet="10.8.0.0/24")
+    svc = PeerService(ctx)
+    _, key = keys.generate_keypair()
+    calls = [svc.create(ACTOR, net.id, name=f"p{i}") for i in range(10)]
+    calls += [
+        svc.create(ACTOR, net.id, name="P3"),  # NOCASE duplicate of a peer of the same batch
+        svc.create(ACTOR, net.id, name="k1", public_key=key),
+        svc.create(ACTOR, net.id, name="k2", public_key=key),
+        svc.create(ACTOR, net.id, name="s1", role="site-gateway", site_networks=["172.20.0.0/16"]),
+        svc.create(ACTOR, net.id, name="s2", role="site-gateway", site_networks=["172.20.5.0/24"]),
+        svc.create(ACTOR, "nowhere", name="lost"),
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    good = [r for r in results if not isinstance(r, BaseException)]
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert [type(e) for e in errors] == [ValidationError, ValidationError, ValidationError, NotFoundError]
+    assert [e.fields[0].field for e in errors[:3]] == ["name", "public_key", "site_networks[0]"]  # type: ignore[attr-defined]
+    assert len(good) == 12 and len({str(p.address) for p in good}) == 12  # type: ignore[union-attr]
+    committed = {p.id for p in await ctx.peers.query(ctx.db, net.id)}  # the read connection: committed only
+    assert {p.id for p in good} == committed  # type: ignore[union-attr]
+    entries, _ = await ctx.audit.query(ctx.db, action="peer.create", limit=100)
+    assert sorted(e.resource for e in entries) == sorted(f"peer:{p.id}" for p in good)  # type: ignore[union-attr]
+    assert len(ctx.driver.devs["wg0"].peers) == 12  # type: ignore[attr-defined]
+
+
+async def test_group_commit_fills_gaps_without_reusing_an_index(ctx: Context) -> None:
+    net = await network(ctx)
+    svc = PeerService(ctx)
+    peers = [await svc.create(ACTOR, net.id, name=f"p{i}") for i in range(6)]
+    for p in (peers[1], peers[2], peers[4]):
+        await svc.delete(ACTOR, net.id, p.id)
+    created = await asyncio.gather(*(svc.create(ACTOR, net.id, name=f"n{i}") for i in range(5)))
+    assert sorted(int(str(p.address).rsplit(".", 1)[1]) for p in created) == [3, 4, 6, 8, 9]
+
+
+async def test_a_failed_batch_leaves_nothing_and_each_caller_gets_its_own_answer(ctx: Context) -> None:
+    net = await network(ctx)
+    svc = PeerService(ctx)
+    driver: FakeDriver = ctx.driver  # type: ignore[assignment]
+    real = driver.configure
+    calls = 0
+
+    async def configure(*args: object, **kw: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the batch of all five fails in the kernel
+            from wgpilot.domain.errors import KernelError
+
+            raise KernelError("device busy")
+        await real(*args, **kw)  # type: ignore[arg-type]
+
+    driver.configure = configure  # type: ignore[method-assign]
+    results = await asyncio.gather(*(svc.create(ACTOR, net.id, name=f"p{i}") for i in range(5)))
+    assert calls == 6  # the failed batch of five, then each job alone
+    assert len({str(p.address) for p in results}) == 5
+    assert await ctx.peers.count(ctx.db, net.id) == 5
