@@ -117,6 +117,8 @@ async def test_alert_rules_crud_with_audit(client: Recorder, mon: Monitor) -> No
     assert alert["state"] == "ok" and alert["enabled"] is True
     aid = alert["id"]
     assert (await client.get("/api/alerts")).json()["total"] == 1
+    assert (await client.get("/api/alerts", params={"offset": 1})).json() == {"items": [], "total": 1}
+    assert (await client.get("/api/alerts", params={"limit": 0})).status_code == 422
     assert (await client.get(f"/api/alerts/{aid}")).json()["threshold"] == 600
 
     r = await client.put(f"/api/alerts/{aid}", json={"threshold": 900, "enabled": False})

@@ -14,6 +14,7 @@ async def test_the_wizard_resumes_and_locks(app, state, anon) -> None:
     token = await setup_state.issue_install_token(state.ctx)
     r = await anon.post("/api/setup/admin", json={**ADMIN, "install_token": "wrong-token-123456"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "INVALID_INSTALL_TOKEN"
+    assert [f["field"] for f in r.json()["error"]["fields"]] == ["install_token"]
     r = await anon.post("/api/setup/admin", json={**ADMIN, "install_token": token, "password": "short"})
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "password"
     # Steps 2-4 need the session that step 1 issues.

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from wgpilot.domain import validate
-from wgpilot.domain.errors import ConflictError, ForbiddenError, ValidationError
+from wgpilot.domain.errors import ConflictError, FieldError, ForbiddenError, ValidationError
 from wgpilot.domain.models import Actor, Network, Peer
 from wgpilot.runtime import hash_token
 from wgpilot.services import importer
@@ -90,9 +90,9 @@ class SetupService:
                 )
             stored = await self.ctx.settings.get(tx, "install_token_hash")
             if token is not None and (stored is None or not hmac.compare_digest(stored, hash_token(token))):
+                message = "the install token is wrong or was already used; run `wgpilot init` for a new one"
                 raise ForbiddenError(
-                    "the install token is wrong or was already used; run `wgpilot init` for a new one",
-                    code="INVALID_INSTALL_TOKEN",
+                    message, code="INVALID_INSTALL_TOKEN", fields=[FieldError("install_token", message)]
                 )
             uid = await self.ctx.users.insert(
                 tx, username=username, password_hash=hashed, role="admin", now=now

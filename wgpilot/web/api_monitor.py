@@ -13,7 +13,7 @@ from wgpilot.monitor.metrics import CONTENT_TYPE, token_ok
 from wgpilot.services.alerts import AlertService
 from wgpilot.web import wire
 from wgpilot.web.api import ApiRequest, Op
-from wgpilot.web.schemas import Query, integer, string
+from wgpilot.web.schemas import PAGE, Query, integer, string
 
 NETWORK = "/api/networks/{network_id:id}"
 ONE_ALERT = "/api/alerts/{alert_id:id}"
@@ -52,7 +52,8 @@ def _alerts(req: ApiRequest) -> AlertService:
 
 async def list_alerts(req: ApiRequest) -> dict[str, Any]:
     items = await _alerts(req).list()
-    return {"items": items, "total": len(items)}
+    limit, offset = req.query.get("limit", 1000), req.query.get("offset", 0)
+    return {"items": items[offset : offset + limit], "total": len(items)}
 
 
 async def create_alert(req: ApiRequest) -> dict[str, Any]:
@@ -105,7 +106,15 @@ OPS = [
         query=STATS_QUERY,
         response=wire.STATS,
     ),
-    Op("GET", "/api/alerts", list_alerts, "Alert rules", "monitoring", response=wire.page("Alert")),
+    Op(
+        "GET",
+        "/api/alerts",
+        list_alerts,
+        "Alert rules",
+        "monitoring",
+        query=Query(PAGE),
+        response=wire.page("Alert"),
+    ),
     Op(
         "POST",
         "/api/alerts",
