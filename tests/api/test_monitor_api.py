@@ -176,7 +176,7 @@ async def test_metrics_open_then_token(
 
 
 async def test_endpoints_need_a_session(anon: Recorder, mon: Monitor) -> None:
-    for path in ("/api/alerts", "/api/networks/1/stats", "/api/networks/1/events"):
+    for path in ("/api/alerts", "/api/networks/1/stats", "/api/networks/1/events", "/api/events"):
         assert (await anon.get(path)).status_code == 401, path
 
 
@@ -189,7 +189,7 @@ async def test_without_a_monitor_answers_503_not_500(ctx: Context, tmp_path: Any
         from tests.api.conftest import complete_setup
 
         await complete_setup(st, c)
-        for path in ("/api/networks/1/stats", "/api/networks/1/events", "/metrics"):
+        for path in ("/api/networks/1/stats", "/api/networks/1/events", "/api/events", "/metrics"):
             r = await c.get(path)
             assert r.status_code == 503, (path, r.status_code, r.text)
             assert r.json()["error"]["code"] == "MONITOR_UNAVAILABLE"

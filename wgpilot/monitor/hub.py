@@ -13,6 +13,10 @@ cancels it).
 
     sub = hub.subscribe(network_id)            # may raise RateLimitedError (429)
     return EventSourceResponse(sub.sse())      # {"event": ..., "data": json}
+
+``hub.subscribe(ALL)`` is one stream for every network (``GET /api/events``): the
+snapshot holds every network's peers, and each network's change event — the very
+same encoded Event its own subscribers get — follows; peers carry ``network_id``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 64  # events a client may lag behind before it is dropped
 MAX_SUBSCRIBERS = 1000
 ENCODE_SLICE = 500  # peers encoded between two yields to the event loop
+ALL = 0  # subscribe(ALL): every network in one stream (network ids start at 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,15 +133,17 @@ class Hub:
         current: Callable[[int], NetworkLive | None],
         *,
         clock: Callable[[], float],
+        everything: Callable[[], tuple[NetworkLive, ...]] = tuple,
         queue_size: int = QUEUE_SIZE,
         max_subscribers: int = MAX_SUBSCRIBERS,
     ) -> None:
         self._current = current  # network id → its latest NetworkLive (the poller's state)
+        self._everything = everything  # every network's latest NetworkLive (for ALL)
         self.clock = clock
         self.queue_size = queue_size
         self.max_subscribers = max_subscribers
         self._subs: dict[int, set[Subscription]] = {}
-        self._snapshots: dict[int, tuple[object, asyncio.Task[Event]]] = {}
+        self._snapshots: dict[int, tuple[tuple[object, ...], asyncio.Task[Event]]] = {}
         self.published = 0  # change events encoded (one per network per poll with changes)
 
     # -- subscribers ----------------------------------------------------------------------------
@@ -152,8 +159,10 @@ class Hub:
             return len(self._subs.get(network_id, ()))
         return sum(len(s) for s in self._subs.values())
 
-    def _register(self, sub: Subscription) -> NetworkLive | None:
+    def _register(self, sub: Subscription) -> NetworkLive | tuple[NetworkLive, ...] | None:
         self._subs.setdefault(sub.network_id, set()).add(sub)
+        if sub.network_id == ALL:
+            return self._everything()
         return self._current(sub.network_id)
 
     def _remove(self, sub: Subscription) -> None:
@@ -164,18 +173,25 @@ class Hub:
                 del self._subs[sub.network_id]
                 self._snapshots.pop(sub.network_id, None)
 
-    async def _snapshot(self, network_id: int, live: NetworkLive | None) -> Event:
+    async def _snapshot(self, network_id: int, live: NetworkLive | tuple[NetworkLive, ...] | None) -> Event:
         """The full snapshot event, encoded once per poll state however many clients join."""
         if live is None:
             return Event("snapshot", '{"peers":[]}')
+        networks = live if isinstance(live, tuple) else (live,)  # a tuple for ALL
+        # The peer maps themselves are the key (held, so compared by identity safely).
+        key = tuple(n.peers for n in networks)
         cached = self._snapshots.get(network_id)
-        if cached is None or cached[0] is not live.peers:
-            peers = list(live.peers.values())
+        if (
+            cached is None
+            or len(cached[0]) != len(key)
+            or any(a is not b for a, b in zip(cached[0], key, strict=True))
+        ):
+            peers = [p for n in networks for p in n.peers.values()]
 
             async def build() -> Event:
                 return Event("snapshot", await _encode(peers))
 
-            cached = (live.peers, asyncio.ensure_future(build()))
+            cached = (key, asyncio.ensure_future(build()))
             self._snapshots[network_id] = cached
         return await asyncio.shield(cached[1])
 
@@ -183,12 +199,11 @@ class Hub:
     async def publish(self, network_id: int, changed: list[PeerStatus]) -> int:
         """Send the peers whose status changed to every subscriber of the network; returns
         how many subscribers got it. Nothing is encoded when nobody listens."""
-        subs = self._subs.get(network_id)
-        if not subs or not changed:
+        if not changed or not (self._subs.get(network_id) or self._subs.get(ALL)):
             return 0
         event = Event("status", await _encode(changed))
         self.published += 1
-        targets = list(self._subs.get(network_id, ()))
+        targets = [*self._subs.get(network_id, ()), *self._subs.get(ALL, ())]
         for sub in targets:
             sub.offer(event)
         return len(targets)

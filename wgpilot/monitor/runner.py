@@ -28,7 +28,7 @@ from wgpilot.domain.models import Actor
 from wgpilot.monitor.alerts import AlertEngine
 from wgpilot.monitor.health import DbProbe, health_doc
 from wgpilot.monitor.history import History
-from wgpilot.monitor.hub import Hub, Subscription
+from wgpilot.monitor.hub import ALL, Hub, Subscription
 from wgpilot.monitor.metrics import Metrics
 from wgpilot.monitor.notify import Channel, DeliveryError, Dispatcher, EmailChannel, Message, WebhookChannel
 from wgpilot.monitor.poller import Changes, Poller
@@ -63,7 +63,7 @@ class Monitor:
         self.started_at = time.time() if started_at is None else started_at
         self.heartbeat_interval = HEARTBEAT
         self.poller = Poller(ctx, online_threshold=threshold)
-        self.hub = Hub(self._network, clock=ctx.clock)
+        self.hub = Hub(self._network, clock=ctx.clock, everything=lambda: self.poller.state.networks)
         self.history = History(ctx.db, clock=ctx.clock, interval=self.snapshot_interval)
         self.metrics = Metrics(lambda: self.poller.state, subscribers=self.hub.subscribers)
         self.email = EmailChannel(ctx)
@@ -247,6 +247,12 @@ class Monitor:
             raise NotFoundError(f"network {network_id} does not exist", code="NETWORK_NOT_FOUND")
         await self._first_poll()  # right after start-up: a real snapshot, not an empty one
         return self.hub.subscribe(network_id)
+
+    async def subscribe_all(self) -> Subscription:
+        """One live stream for every network (``GET /api/events``): the snapshot holds all
+        peers, each with its ``network_id``, then every network's changes."""
+        await self._first_poll()
+        return self.hub.subscribe(ALL)
 
     async def stats(
         self,

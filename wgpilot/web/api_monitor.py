@@ -9,6 +9,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
 from wgpilot.domain.errors import AuthError, UnavailableError
+from wgpilot.monitor.hub import Subscription
 from wgpilot.monitor.metrics import CONTENT_TYPE, token_ok
 from wgpilot.services.alerts import AlertService
 from wgpilot.web import wire
@@ -25,12 +26,19 @@ def _monitor(req: ApiRequest) -> Any:
     return req.state.monitor
 
 
-async def network_events(req: ApiRequest) -> Response:
-    sub = await _monitor(req).subscribe(req.params["network_id"])
+def _stream(sub: Subscription) -> Response:
     # X-Accel-Buffering: a reverse proxy in front must pass events through at once.
     return EventSourceResponse(
         sub.sse(), ping=None, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
+
+
+async def network_events(req: ApiRequest) -> Response:
+    return _stream(await _monitor(req).subscribe(req.params["network_id"]))
+
+
+async def all_events(req: ApiRequest) -> Response:
+    return _stream(await _monitor(req).subscribe_all())
 
 
 async def network_stats(req: ApiRequest) -> dict[str, Any]:
@@ -89,6 +97,14 @@ STATS_QUERY = Query(
 )
 
 OPS = [
+    Op(
+        "GET",
+        "/api/events",
+        all_events,
+        "Live peer status of every network in one stream (peers carry network_id)",
+        "monitoring",
+        response="text/event-stream",
+    ),
     Op(
         "GET",
         f"{NETWORK}/events",

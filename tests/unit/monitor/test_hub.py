@@ -12,7 +12,7 @@ from wgpilot.domain.errors import NotFoundError, RateLimitedError
 from wgpilot.kernel.driver import DeviceState
 from wgpilot.kernel.fake import FakeDriver
 from wgpilot.monitor import Event, Hub, Monitor
-from wgpilot.monitor.hub import Subscription
+from wgpilot.monitor.hub import ALL, Subscription
 from wgpilot.monitor.state import NetworkLive, PeerStatus
 
 
@@ -144,6 +144,45 @@ async def test_snapshots_are_encoded_once_per_state() -> None:
     first = await anext(hub.subscribe(1).__aiter__())
     second = await anext(hub.subscribe(1).__aiter__())
     assert first is second and [p["rx_bytes"] for p in json.loads(first.data)["peers"]] == [1, 2, 3]
+
+
+async def test_one_stream_for_every_network() -> None:
+    """subscribe(ALL): every network's peers in the snapshot, then every network's changes
+    (the same Event objects the per-network subscribers get); a per-network stream still
+    sees only its own network."""
+
+    def net(nid: int, pids: range) -> NetworkLive:
+        peers = {i: PeerStatus(i, nid, f"key{i}", False, None, 0, 0, 0.0, 0.0, None) for i in pids}
+        return NetworkLive(network=None, polled_at=0, peers=peers)  # type: ignore[arg-type]
+
+    nets = {1: net(1, range(1, 3)), 2: net(2, range(3, 6))}
+    hub = Hub(nets.get, clock=Clock(), everything=lambda: tuple(nets.values()))
+    everything = hub.subscribe(ALL).__aiter__()
+    only_one = hub.subscribe(1).__aiter__()
+    snap = await anext(everything)
+    assert snap.event == "snapshot"
+    assert [(p["peer_id"], p["network_id"]) for p in snap.json()["peers"]] == [
+        (1, 1),
+        (2, 1),
+        (3, 2),
+        (4, 2),
+        (5, 2),
+    ]
+    assert [p["peer_id"] for p in (await anext(only_one)).json()["peers"]] == [1, 2]
+    assert await hub.publish(2, [PeerStatus(4, 2, "key4", True, 1, 9, 9, 0.0, 0.0, None)]) == 1
+    assert await hub.publish(1, [status(1, 7)]) == 2
+    got = [await anext(everything), await anext(everything)]
+    assert [e.json()["peers"][0]["peer_id"] for e in got] == [4, 1]
+    mine = await anext(only_one)
+    assert mine is got[1]  # encoded once for both kinds of subscriber
+    assert hub.subscribers(ALL) == 1 and hub.subscribers() == 2
+    # A new poll state (other peer maps) gives a new snapshot, the same one gives the cached one.
+    again = await anext(hub.subscribe(ALL).__aiter__())
+    assert again is snap
+    nets[2] = net(2, range(3, 4))
+    fresh = await anext(hub.subscribe(ALL).__aiter__())
+    assert [p["peer_id"] for p in fresh.json()["peers"]] == [1, 2, 3]
+    hub.close()
 
 
 async def test_nothing_is_encoded_without_subscribers() -> None:
