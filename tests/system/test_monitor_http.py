@@ -8,7 +8,6 @@ Short intervals: polls every second, online threshold 12 s, snapshots every 2 s.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from email import message_from_string
@@ -18,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.system.conftest import SERVER_LAN, Site
+from tests.system.events import EventLog, json_lines
 from tests.system.netns import PYTHON, ApiAgent, Host, client_down, client_up, peers_of, wait_for
 
 pytestmark = pytest.mark.system
@@ -76,20 +76,7 @@ asyncio.new_event_loop().run_forever()
 """
 
 
-def json_lines(path: Any) -> list[dict[str, Any]]:
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue  # a line still being written
-    return out
-
-
-class Stream:
+class Stream(EventLog):
     """``n`` SSE subscribers, each its own HTTPS connection, from one process in the
     given namespace; ``view(i)`` is what subscriber ``i`` received."""
 
@@ -109,17 +96,6 @@ class Stream:
 
     def docs(self) -> list[dict[str, Any]]:
         return [d for d in json_lines(self.log) if d.get("i") == self.index]
-
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        return [d for d in self.docs() if d.get("event") == kind]
-
-    def statuses(self, public_key: str) -> list[dict[str, Any]]:
-        return [
-            {**p, "t": d["t"]}
-            for d in self.events("status")
-            for p in d["data"]["peers"]
-            if p["public_key"] == public_key
-        ]
 
 
 def scrape(api: ApiAgent) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,6 @@ second, online threshold 12 s, snapshots every 2 s.
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.system.conftest import Site
+from tests.system.events import EventLog
 from tests.system.netns import PYTHON, client_down, client_up, peers_of, wait_for
 
 pytestmark = pytest.mark.system
@@ -71,7 +71,7 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
-class Agent:
+class Agent(EventLog):
     def __init__(self, site: Site, network_id: int) -> None:
         host = site.server
         self.log = host.root / "monitor-agent.log"
@@ -83,27 +83,6 @@ class Agent:
             "WGPILOT_MONITOR_SNAPSHOT_INTERVAL": "2",
         }
         self.proc = host.popen(PYTHON, str(script), str(network_id), log=self.log, env=env)
-
-    def docs(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log.read_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue  # a line still being written
-        return out
-
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        return [d for d in self.docs() if d.get("event") == kind]
-
-    def statuses(self, public_key: str) -> list[dict[str, Any]]:
-        return [
-            {**p, "t": d["t"]}
-            for d in self.events("status")
-            for p in d["data"]["peers"]
-            if p["public_key"] == public_key
-        ]
 
     def logged(self, event: str) -> list[dict[str, Any]]:
         return [d for d in self.docs() if d.get("event") == event and "msg" in d]
