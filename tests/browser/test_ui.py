@@ -253,6 +253,16 @@ def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
     # green from the SSE stream, without a reload.
     page.evaluate("window.__sameDocument = true")
     expect(page.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+    # A second browser watches the dashboard: one stream (GET /api/events) for every
+    # network, no per-network streams.
+    dash = stage.new_page(storage_state=stage.session)
+    streams: list[str] = []
+    dash.on("request", lambda r: streams.append(r.url) if r.url.endswith("/events") else None)
+    dash.goto("/")
+    expect(dash.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+    expect(dash.get_by_test_id("online-count")).to_have_text("0")
+    assert streams and set(streams) == {f"{BASE}/api/events"}, streams
+    dash.evaluate("window.__sameDocument = true")
     client_up(stage.phone, "wgb0", conf)
     assert stage.phone.can_reach("10.50.0.1", timeout=20), (
         "the phone cannot reach the server through the tunnel"
@@ -262,6 +272,12 @@ def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
     expect(row).to_contain_text("just now")
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     expect(page.get_by_test_id("peers-online")).to_have_text("1")
+    # The dashboard counted the peer online from its stream, without a reload.
+    expect(dash.get_by_test_id("online-count")).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
+    expect(dash.locator('[data-peer="laptop"] [data-status="online"]')).to_be_visible()
+    assert dash.evaluate("window.__sameDocument === true"), "the dashboard was reloaded"
+    no_js_errors(dash)
+    dash.context.close()
     both_sizes(page, "network-detail")
 
     page.get_by_role("link", name="Dashboard").first.click()

@@ -123,6 +123,8 @@ export const api = {
     remove: (id: number) => request<void>(`/api/alerts/${id}`, { method: 'DELETE' }),
   },
   status: () => request<Status>('/api/status'),
+  /** SSE of every network (`snapshot`, `status`, `heartbeat`; peers carry network_id) */
+  eventsUrl: '/api/events',
   health: () => request<Health>('/health', { redirectOn401: false }),
   settings: {
     get: () => request<Settings>('/api/settings'),

@@ -61,6 +61,11 @@ export function useLive(): LiveSnapshot {
   return useSyncExternalStore(liveStore.subscribe, liveStore.getSnapshot, liveStore.getSnapshot);
 }
 
+/** Keep the one SSE stream of every network open while the component is mounted (and `on`). */
+export function useWatchAllNetworks(on = true): void {
+  useEffect(() => (on ? liveStore.watchAll() : undefined), [on]);
+}
+
 /** Keep the SSE streams of these networks open while the component is mounted. */
 export function useWatchNetworks(ids: readonly number[]): void {
   const key = [...ids].sort((a, b) => a - b).join(',');

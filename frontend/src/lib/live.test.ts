@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { resetClock, serverNow } from './clock';
-import { applySnapshot, applyStatus, backoffDelay, HEARTBEAT_TIMEOUT_MS, LiveStore, type EventSourceLike } from './live';
+import { ALL_NETWORKS, applySnapshot, applyStatus, backoffDelay, connOf, HEARTBEAT_TIMEOUT_MS, LiveStore, type EventSourceLike } from './live';
 import type { PeerStatus } from './types';
 
 const st = (peer_id: number, network_id: number, extra: Partial<PeerStatus> = {}): PeerStatus => ({
@@ -59,6 +59,67 @@ describe('merging SSE events into the cache', () => {
     expect(applyStatus(before, 10, { peers: 'x' }).size).toBe(1);
     expect(applyStatus(before, 10, { peers: [{ nope: 1 }, 5] }).size).toBe(1);
     expect(applySnapshot(before, 10, { peers: [{ peer_id: 'x' }] }).size).toBe(0);
+  });
+});
+
+describe('merging events of the all-networks stream (GET /api/events)', () => {
+  it('a snapshot replaces every network, each peer under its own network_id', () => {
+    const before = new Map([
+      [1, st(1, 10, { online: true })],
+      [2, st(2, 20)],
+      [3, st(3, 30)], // its network was deleted meanwhile: not in the snapshot
+    ]);
+    const after = applySnapshot(before, ALL_NETWORKS, { peers: [st(1, 10), st(2, 20, { rx_bytes: 5 }), st(4, 40)] });
+    expect([...after.keys()].sort()).toEqual([1, 2, 4]);
+    expect(after.get(1)).toEqual(st(1, 10));
+    expect(after.get(2)?.rx_bytes).toBe(5);
+    expect(after.get(4)?.network_id).toBe(40);
+    expect([...after.values()].every((s) => s.network_id !== ALL_NETWORKS)).toBe(true);
+  });
+
+  it('an empty snapshot empties the cache', () => {
+    expect(applySnapshot(new Map([[1, st(1, 10)]]), ALL_NETWORKS, { peers: [] }).size).toBe(0);
+  });
+
+  it('a status event merges the changed peers of several networks by network_id', () => {
+    const before = new Map([
+      [1, st(1, 10, { rx_bytes: 100 })],
+      [2, st(2, 20, { rx_bytes: 200 })],
+      [3, st(3, 30, { rx_bytes: 300 })],
+    ]);
+    const after = applyStatus(before, ALL_NETWORKS, {
+      peers: [
+        { peer_id: 1, network_id: 10, online: true, last_handshake: 99 },
+        { peer_id: 2, network_id: 20, rx_rate: 7 },
+        { peer_id: 5, network_id: 50, online: true },
+      ],
+    });
+    expect(after.get(1)).toMatchObject({ network_id: 10, online: true, last_handshake: 99, rx_bytes: 100 });
+    expect(after.get(2)).toMatchObject({ network_id: 20, rx_rate: 7, rx_bytes: 200, online: false });
+    expect(after.get(3)).toBe(before.get(3));
+    expect(after.get(5)).toMatchObject({ network_id: 50, online: true, rx_bytes: 0 });
+  });
+
+  it('an entry without network_id keeps the network the cache knew, and an unknown one is dropped', () => {
+    const before = new Map([[1, st(1, 10)]]);
+    const after = applyStatus(before, ALL_NETWORKS, { peers: [{ peer_id: 1, online: true }, { peer_id: 9, online: true }] });
+    expect(after.get(1)).toMatchObject({ network_id: 10, online: true });
+    expect(after.has(9)).toBe(false);
+    expect(applySnapshot(before, ALL_NETWORKS, { peers: [{ peer_id: 9 }] }).size).toBe(0);
+  });
+
+  it('a per-network snapshot after an all-networks one replaces only that network', () => {
+    let cache = applySnapshot(new Map(), ALL_NETWORKS, { peers: [st(1, 10), st(2, 20)] });
+    cache = applySnapshot(cache, 20, { peers: [st(3, 20)] });
+    expect([...cache.keys()].sort()).toEqual([1, 3]);
+  });
+
+  it('the connection state of a network is its own stream or the all-networks one', () => {
+    expect(connOf({}, 10)).toBeUndefined();
+    expect(connOf({ [ALL_NETWORKS]: 'live' }, 10)).toBe('live');
+    expect(connOf({ [ALL_NETWORKS]: 'reconnecting', 10: 'live' }, 10)).toBe('live');
+    expect(connOf({ [ALL_NETWORKS]: 'reconnecting' }, 10)).toBe('reconnecting');
+    expect(connOf({ 10: 'connecting' }, 10)).toBe('connecting');
   });
 });
 
@@ -141,7 +202,7 @@ describe('LiveStore', () => {
         opened.push(es);
         return es;
       },
-      urlFor: (id) => `/api/networks/${id}/events`,
+      urlFor: (id) => (id === ALL_NETWORKS ? '/api/events' : `/api/networks/${id}/events`),
       onRefused: () => refused++,
       setTimeout: timers.set,
       clearTimeout: timers.clear,
@@ -239,6 +300,42 @@ describe('LiveStore', () => {
     store.seed([st(1, 1, { rx_bytes: 1 }), st(2, 2, { rx_bytes: 9 })]);
     expect(store.getSnapshot().peers.get(1)?.rx_bytes).toBe(500);
     expect(store.getSnapshot().peers.get(2)?.rx_bytes).toBe(9);
+  });
+
+  it('keeps every network live through one all-networks stream', () => {
+    const a = store.watchAll();
+    const b = store.watchAll();
+    expect(opened.map((e) => e.url)).toEqual(['/api/events']);
+    const es = opened[0] as FakeES;
+    es.emit('snapshot', { peers: [st(1, 10), st(2, 20), st(3, 30)] });
+    expect(store.getSnapshot().conn[ALL_NETWORKS]).toBe('live');
+    expect(store.getSnapshot().peers.size).toBe(3);
+    es.emit('status', { peers: [st(2, 20, { online: true, last_handshake: 50 }), st(3, 30, { rx_bytes: 9 })] });
+    const peers = store.getSnapshot().peers;
+    expect(peers.get(1)).toEqual(st(1, 10));
+    expect(peers.get(2)).toMatchObject({ network_id: 20, online: true, last_handshake: 50 });
+    expect(peers.get(3)).toMatchObject({ network_id: 30, rx_bytes: 9 });
+    // a reconnect's snapshot is the whole truth again: peer 3's network is gone
+    es.fail();
+    timers.advance(1000);
+    (opened[1] as FakeES).emit('snapshot', { peers: [st(1, 10), st(2, 20, { online: true })] });
+    expect([...store.getSnapshot().peers.keys()].sort()).toEqual([1, 2]);
+    a();
+    expect(opened[1]?.closed).toBe(false);
+    b();
+    expect(opened[1]?.closed).toBe(true);
+    expect(store.getSnapshot().conn[ALL_NETWORKS]).toBeUndefined();
+    expect(timers.count).toBe(0);
+  });
+
+  it('does not seed from /api/status over a live all-networks stream', () => {
+    store.watchAll();
+    store.seed([st(1, 10, { rx_bytes: 1 })]);
+    expect(store.getSnapshot().peers.get(1)?.rx_bytes).toBe(1); // not live yet: seeded
+    (opened[0] as FakeES).emit('snapshot', { peers: [st(1, 10, { rx_bytes: 500 })] });
+    store.seed([st(1, 10, { rx_bytes: 2 }), st(2, 20, { rx_bytes: 3 })]);
+    expect(store.getSnapshot().peers.get(1)?.rx_bytes).toBe(500);
+    expect(store.getSnapshot().peers.has(2)).toBe(false);
   });
 
   it('reset closes everything and forgets the cache', () => {

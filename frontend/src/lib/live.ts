@@ -1,21 +1,26 @@
-// Live peer status: one client cache fed by the per-network SSE streams.
+// Live peer status: one client cache fed by SSE streams.
 //
-//   GET /api/networks/{id}/events
+//   GET /api/networks/{id}/events   one network
+//   GET /api/events                 every network (ALL_NETWORKS); peers carry network_id
 //     event: snapshot   {peers: [PeerStatus]}   first, after every (re)connect
 //     event: status     {peers: [PeerStatus]}   only the peers that changed
 //     event: heartbeat  {ts}                    every 15 s
 //
-// A snapshot replaces what the cache holds for that network (peers deleted in
-// the meantime disappear); a status event merges into it. Pages subscribe to a
-// network while they show it (reference counted); a dropped stream is reopened
-// with exponential backoff, and a stream that stays silent past three missed
-// heartbeats is treated as dropped. Nothing here polls.
+// A snapshot replaces what the cache holds for its scope (one network, or all of
+// them: peers deleted in the meantime disappear); a status event merges into it,
+// each peer into its own network_id. Pages subscribe to a stream while they show
+// it (reference counted); a dropped stream is reopened with exponential backoff,
+// and a stream that stays silent past three missed heartbeats is treated as
+// dropped. Nothing here polls.
 
 import { noteServerSeconds } from './clock';
 import type { PeerStatus } from './types';
 
 export type PeerCache = ReadonlyMap<number, PeerStatus>;
 export type ConnState = 'connecting' | 'live' | 'reconnecting';
+
+/** The stream key of `GET /api/events` (network ids start at 1). */
+export const ALL_NETWORKS = 0;
 
 function isStatus(v: unknown): v is Partial<PeerStatus> & { peer_id: number } {
   return typeof v === 'object' && v !== null && typeof (v as PeerStatus).peer_id === 'number';
@@ -29,7 +34,7 @@ function peersOf(data: unknown): (Partial<PeerStatus> & { peer_id: number })[] {
 function complete(p: Partial<PeerStatus> & { peer_id: number }, networkId: number, old?: PeerStatus): PeerStatus {
   return {
     peer_id: p.peer_id,
-    network_id: p.network_id ?? old?.network_id ?? networkId,
+    network_id: networkId,
     public_key: p.public_key ?? old?.public_key ?? '',
     online: p.online ?? old?.online ?? false,
     last_handshake: p.last_handshake !== undefined ? p.last_handshake : (old?.last_handshake ?? null),
@@ -41,19 +46,45 @@ function complete(p: Partial<PeerStatus> & { peer_id: number }, networkId: numbe
   };
 }
 
-/** `snapshot` event: the network's peers are exactly these. Returns a new map. */
-export function applySnapshot(cache: PeerCache, networkId: number, data: unknown): Map<number, PeerStatus> {
+/** The network an entry belongs to: its own network_id, else what the cache knew, else the
+ *  stream's network; null for an unknown peer without network_id on the ALL stream. */
+function networkOf(p: Partial<PeerStatus>, scope: number, old?: PeerStatus): number | null {
+  if (typeof p.network_id === 'number') return p.network_id;
+  if (old) return old.network_id;
+  return scope === ALL_NETWORKS ? null : scope;
+}
+
+/**
+ * `snapshot` event: the peers of `scope` (one network id, or ALL_NETWORKS for every
+ * network) are exactly these. Returns a new map.
+ */
+export function applySnapshot(cache: PeerCache, scope: number, data: unknown): Map<number, PeerStatus> {
   const next = new Map<number, PeerStatus>();
-  for (const [id, s] of cache) if (s.network_id !== networkId) next.set(id, s);
-  for (const p of peersOf(data)) next.set(p.peer_id, complete(p, networkId));
+  if (scope !== ALL_NETWORKS) for (const [id, s] of cache) if (s.network_id !== scope) next.set(id, s);
+  for (const p of peersOf(data)) {
+    const nid = networkOf(p, scope);
+    if (nid !== null) next.set(p.peer_id, complete(p, nid));
+  }
   return next;
 }
 
 /** `status` event: merge the changed peers (fields absent from an entry are kept). */
-export function applyStatus(cache: PeerCache, networkId: number, data: unknown): Map<number, PeerStatus> {
+export function applyStatus(cache: PeerCache, scope: number, data: unknown): Map<number, PeerStatus> {
   const next = new Map(cache);
-  for (const p of peersOf(data)) next.set(p.peer_id, complete(p, networkId, cache.get(p.peer_id)));
+  for (const p of peersOf(data)) {
+    const old = cache.get(p.peer_id);
+    const nid = networkOf(p, scope, old);
+    if (nid !== null) next.set(p.peer_id, complete(p, nid, old));
+  }
   return next;
+}
+
+/** The state of the stream that keeps network `networkId` live: its own, or the ALL stream. */
+export function connOf(conn: Readonly<Record<number, ConnState>>, networkId: number): ConnState | undefined {
+  const own = conn[networkId];
+  const all = conn[ALL_NETWORKS];
+  if (own === 'live' || all === 'live') return 'live';
+  return own ?? all;
 }
 
 /** 1 s, 2 s, 4 s … capped at 30 s, with up to 20 % random spread. */
@@ -82,6 +113,7 @@ export interface EventSourceLike {
 
 export interface LiveDeps {
   open: (url: string) => EventSourceLike;
+  /** the stream URL of a network id, or of ALL_NETWORKS */
   urlFor: (networkId: number) => string;
   /** called when a stream was refused outright (e.g. the session ended) */
   onRefused?: () => void;
@@ -112,7 +144,12 @@ export class LiveStore {
 
   getSnapshot = (): LiveSnapshot => this.state;
 
-  /** Keep network `id` live while the returned function has not been called. */
+  /** Keep every network live (one `/api/events` stream) until the returned function is called. */
+  watchAll(): () => void {
+    return this.watch(ALL_NETWORKS);
+  }
+
+  /** Keep network `id` (or ALL_NETWORKS) live while the returned function has not been called. */
   watch(networkId: number): () => void {
     let c = this.conns.get(networkId);
     if (!c) {
@@ -136,7 +173,7 @@ export class LiveStore {
   seed(statuses: PeerStatus[]): void {
     const byNet = new Map<number, PeerStatus[]>();
     for (const s of statuses) {
-      if (this.state.conn[s.network_id] === 'live') continue;
+      if (connOf(this.state.conn, s.network_id) === 'live') continue;
       const list = byNet.get(s.network_id) ?? [];
       list.push(s);
       byNet.set(s.network_id, list);

@@ -2,11 +2,11 @@
 
 import { api } from './api';
 import { request } from './http';
-import { LiveStore } from './live';
+import { ALL_NETWORKS, LiveStore } from './live';
 
 export const liveStore = new LiveStore({
   open: (url) => new EventSource(url, { withCredentials: true }),
-  urlFor: (id) => api.networks.eventsUrl(id),
+  urlFor: (id) => (id === ALL_NETWORKS ? api.eventsUrl : api.networks.eventsUrl(id)),
   // A refused stream usually means the session ended: ask once, and let the
   // global 401 handler send the user to the login page if so.
   onRefused: () => {

@@ -6,15 +6,14 @@ import { api } from '../lib/api';
 import { sumSeries } from '../lib/chart';
 import { formatBytes, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchNetworks } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchAllNetworks } from '../lib/hooks';
+import { ALL_NETWORKS } from '../lib/live';
 import { liveStore } from '../lib/liveStore';
 import { MODE_LABEL } from '../lib/networks';
 import { buildRows, sortRows } from '../lib/peers';
 import { Link } from '../lib/router';
 import type { Network, NetworkStatus, Peer } from '../lib/types';
 
-/** Browsers allow six HTTP/1.1 connections per host; keep most of them for requests. */
-export const MAX_LIVE_STREAMS = 4;
 const PEERS_SHOWN = 8;
 
 interface Data {
@@ -55,12 +54,11 @@ function TransferCard({ networks, liveBytes }: { networks: Network[]; liveBytes:
   );
 }
 
-function NetworkPeers({ network, status, peers, live }: { network: Network; status?: NetworkStatus; peers: Peer[]; live: boolean }) {
+function NetworkPeers({ network, status, peers }: { network: Network; status?: NetworkStatus; peers: Peer[] }) {
   const snap = useLive();
   const now = useNow(5000);
   const rows = useMemo(() => sortRows(buildRows(peers, snap.peers, now), 'status', 'asc'), [peers, snap.peers, now]);
   const online = rows.filter((r) => r.liveness === 'online').length;
-  const conn = snap.conn[network.id];
   return (
     <Card
       className="network-card"
@@ -78,12 +76,12 @@ function NetworkPeers({ network, status, peers, live }: { network: Network; stat
           ) : (
             <Badge tone="ok">up</Badge>
           )}
-          {live && conn !== 'live' && <Badge tone="warn">{conn === 'reconnecting' ? 'reconnecting…' : 'connecting…'}</Badge>}
         </>
       }
     >
       <p className="muted small">
-        {network.interface} · {MODE_LABEL[network.mode]} · {network.subnet} · {online} of {plural(peers.length, 'peer')} online
+        {network.interface} · {MODE_LABEL[network.mode]} · {network.subnet} ·{' '}
+        <span data-testid={`dash-online-${network.id}`}>{online}</span> of {plural(peers.length, 'peer')} online
       </p>
       {status?.error && <p className="notice notice-bad">{status.error}</p>}
       {peers.length === 0 ? (
@@ -119,8 +117,10 @@ export default function Dashboard() {
   const snap = useLive();
   const now = useNow(5000);
   const networks = data.data?.networks ?? [];
-  const liveIds = networks.filter((n) => n.enabled).slice(0, MAX_LIVE_STREAMS).map((n) => n.id);
-  useWatchNetworks(liveIds);
+  // One stream (GET /api/events) keeps every network live, however many there are.
+  const anyEnabled = networks.some((n) => n.enabled);
+  useWatchAllNetworks(anyEnabled);
+  const conn = snap.conn[ALL_NETWORKS];
 
   const cards = useMemo(() => {
     if (!data.data) return null;
@@ -145,7 +145,16 @@ export default function Dashboard() {
 
   return (
     <>
-      <PageHeader title="Dashboard" />
+      <PageHeader
+        title="Dashboard"
+        actions={
+          anyEnabled && (
+            <span className={`live-indicator live-${conn ?? 'connecting'}`} role="status">
+              {conn === 'live' ? 'Live' : conn === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
+            </span>
+          )
+        }
+      />
       {data.loading && !data.data ? (
         <Loading rows={5} />
       ) : data.error ? (
@@ -185,15 +194,9 @@ export default function Dashboard() {
           <TransferCard networks={networks} liveBytes={cards?.transfer ?? 0} />
           <div className="network-grid">
             {networks.map((n) => (
-              <NetworkPeers key={n.id} network={n} status={data.data?.statuses.get(n.id)} peers={data.data?.peers.get(n.id) ?? []} live={liveIds.includes(n.id)} />
+              <NetworkPeers key={n.id} network={n} status={data.data?.statuses.get(n.id)} peers={data.data?.peers.get(n.id) ?? []} />
             ))}
           </div>
-          {networks.filter((n) => n.enabled).length > MAX_LIVE_STREAMS && (
-            <p className="muted small">
-              Live updates here cover the first {MAX_LIVE_STREAMS} networks; the others show the state at page load. Open a network for its live
-              view.
-            </p>
-          )}
         </>
       )}
     </>
