@@ -102,10 +102,11 @@ def encode_set(
     return "\n".join(out).encode()
 
 
-# wireguard-go writes every peer's keys in this order; one regex pass over the whole
-# answer is several times faster than a Python loop over its lines.
+# wireguard-go writes every peer's keys in this order; one regex match per peer is
+# several times faster than a Python loop over its lines. The answer is cut into
+# peers at "\npublic_key=" first, so the pattern starts after that key.
 _PEER_RE = re.compile(
-    r"public_key=([0-9a-f]{64})\n"
+    r"([0-9a-f]{64})\n"
     r"(?:preshared_key=([0-9a-f]{64})\n)?"
     r"(?:protocol_version=\d+\n)?"
     r"(?:endpoint=([^\n]*)\n)?"
@@ -133,6 +134,12 @@ def _b64(hexkey: str) -> str:
     return b64
 
 
+# Per interface, each peer's text in the last answer → its parsed state. Between two
+# polls most peers are idle and wireguard-go answers the same bytes for them, so
+# parsing them again is one string lookup (PeerState is immutable, so sharing is safe).
+_BLOCKS: dict[str, dict[str, PeerState]] = {}
+
+
 def parse_get(name: str, text: str) -> DeviceState:
     """Parse a ``get=1`` answer (without its trailing errno line)."""
     fast = _parse_fast(name, text)
@@ -155,19 +162,22 @@ def _parse_fast(name: str, text: str) -> DeviceState | None:
         elif line:
             return None
     peers: dict[str, PeerState] = {}
+    known = _BLOCKS.get(name, {})
+    blocks: dict[str, PeerState] = {}
     if first >= 0:
-        body = text[first:] + "\n"
         zero = _ZERO_KEY_HEX
-        pos = 0
-        for m in _PEER_RE.finditer(body):
-            # Matches must tile the answer: a gap means a key the pattern does not
-            # know (another daemon, a newer version), and the generic parser takes over.
-            if m.start() != pos:
+        # Peer by peer: the text after each "public_key=", without its last newline.
+        for block in text[first + 11 :].rstrip("\n").split("\npublic_key="):
+            state = known.get(block)
+            if state is not None:  # an idle peer: the very same text as last time
+                peers[state.public_key] = blocks[block] = state
+                continue
+            m = _PEER_RE.fullmatch(block + "\n")
+            if m is None:  # a key the pattern does not know: the generic parser takes over
                 return None
-            pos = m.end()
             pub_hex, psk_hex, endpoint, hs_sec, hs_nsec, tx, rx, ka, allowed = m.groups()
             pub = _b64(pub_hex)
-            peers[pub] = PeerState(
+            peers[pub] = blocks[block] = PeerState(
                 pub,
                 None if not psk_hex or psk_hex == zero else _b64(psk_hex),
                 tuple(allowed[11:-1].split("\nallowed_ip=")) if allowed else (),
@@ -177,8 +187,7 @@ def _parse_fast(name: str, text: str) -> DeviceState | None:
                 int(rx) if rx else 0,
                 int(tx) if tx else 0,
             )
-        if body[pos:].strip():
-            return None
+    _BLOCKS[name] = blocks  # only this answer's peers are kept: memory is one poll's worth
     public = keys.public_key(private_key) if private_key else None
     return DeviceState(name, private_key, public, listen_port, fwmark, peers)
 
@@ -351,6 +360,7 @@ class UserspaceDriver:
         if not await _wait_until(gone, 3.0) and pid is not None and _is_wireguard_daemon(pid):
             os.kill(pid, signal.SIGTERM)
             await _wait_until(gone, 3.0)
+        _BLOCKS.pop(name, None)
         child = self._children.pop(name, None)
         if child is not None:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wgpilot.domain import keys
+from wgpilot.kernel import uapi
 from wgpilot.kernel.driver import PeerConfig
 from wgpilot.kernel.uapi import _parse_fast, _parse_generic, encode_set, parse_get
 
@@ -20,8 +21,13 @@ def dump(n: int) -> tuple[str, list[str]]:
             lines.append(f"endpoint=192.0.2.{i % 250}:{1000 + i}")
         elif i % 5 == 0:
             lines.append("endpoint=[2001:db8::1]:51820")
-        lines += [f"last_handshake_time_sec={i * 7}", f"last_handshake_time_nsec={i}", f"tx_bytes={i * 3}",
-                  f"rx_bytes={i * 5}", f"persistent_keepalive_interval={i % 30}"]
+        lines += [
+            f"last_handshake_time_sec={i * 7}",
+            f"last_handshake_time_nsec={i}",
+            f"tx_bytes={i * 3}",
+            f"rx_bytes={i * 5}",
+            f"persistent_keepalive_interval={i % 30}",
+        ]
         lines += [f"allowed_ip=10.{j}.0.{i % 256}/32" for j in range(i % 3)]
     return "\n".join(lines), pubs
 
@@ -48,6 +54,21 @@ def test_unknown_keys_fall_back_to_the_generic_parser() -> None:
     assert parse_get("wg0", reordered) == _parse_generic("wg0", reordered)
 
 
+def test_a_poll_reuses_idle_peers_and_reparses_changed_ones() -> None:
+    text, pubs = dump(30)
+    first = parse_get("wgc0", text)
+    moved = text.replace("rx_bytes=15\n", "rx_bytes=16\n", 1)  # peer 3 received a byte
+    second = parse_get("wgc0", moved)
+    assert second == _parse_generic("wgc0", moved)
+    assert second.peers[pubs[3]].rx_bytes == 16 and first.peers[pubs[3]].rx_bytes == 15
+    assert second.peers[pubs[4]] is first.peers[pubs[4]]  # idle: the same parsed object
+    # Only the last answer's peers are remembered: a removed peer is forgotten.
+    gone = moved.split("public_key=")
+    third = parse_get("wgc0", "public_key=".join(gone[:-1]).rstrip("\n"))
+    assert len(third.peers) == 29 and pubs[29] not in third.peers
+    assert len(uapi._BLOCKS["wgc0"]) == 29
+
+
 def test_empty_device() -> None:
     dev = parse_get("wg0", "listen_port=0")
     assert dev.peers == {} and dev.private_key is None and dev.listen_port == 0
@@ -56,11 +77,17 @@ def test_empty_device() -> None:
 def test_encode_set() -> None:
     pub = keys.generate_keypair()[1]
     psk = keys.generate_preshared_key()
-    out = encode_set(listen_port=51820, peers=[PeerConfig(pub, psk, ("10.0.0.2/32", "fd00::2/128"), "192.0.2.1:1", 25)],
-                     replace_peers=True).decode()
+    out = encode_set(
+        listen_port=51820,
+        peers=[PeerConfig(pub, psk, ("10.0.0.2/32", "fd00::2/128"), "192.0.2.1:1", 25)],
+        replace_peers=True,
+    ).decode()
     assert out.startswith("set=1\nlisten_port=51820\nreplace_peers=true\n")
     assert f"public_key={keys.to_hex(pub)}\npreshared_key={keys.to_hex(psk)}\nendpoint=192.0.2.1:1\n" in out
-    assert "persistent_keepalive_interval=25\nreplace_allowed_ips=true\nallowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n" in out
+    assert (
+        "persistent_keepalive_interval=25\nreplace_allowed_ips=true\nallowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n"
+        in out
+    )
     assert out.endswith("\n\n")
     removal = encode_set(remove=[pub]).decode()
     assert removal == f"set=1\npublic_key={keys.to_hex(pub)}\nremove=true\n\n"
