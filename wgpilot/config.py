@@ -129,6 +129,13 @@ OPTIONS: tuple[Option, ...] = (
         "a peer is online when its last handshake is younger than this (s)",
         _positive,
     ),
+    Option(
+        "monitor.stream_max_age",
+        float,
+        900.0,
+        "seconds a live event stream stays open before the browser reconnects (re-checks its session)",
+        _positive,
+    ),
     Option("metrics.token", str, "", "bearer token required by /metrics; empty = open"),
     Option("update.url", str, "", "release manifest URL for wgpilot update"),
     Option("update.public_key", str, "", "extra Ed25519 public key (base64) trusted for updates"),

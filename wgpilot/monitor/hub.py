@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64  # events a client may lag behind before it is dropped
 MAX_SUBSCRIBERS = 1000
+MAX_AGE = 900.0  # seconds a stream stays open (monitor.stream_max_age)
 ENCODE_SLICE = 500  # peers encoded between two yields to the event loop
 ALL = 0  # subscribe(ALL): every network in one stream (network ids start at 1)
 
@@ -82,6 +83,7 @@ class Subscription:
         self.network_id = network_id
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=hub.queue_size)
         self.dropped = False
+        self.deadline = asyncio.get_running_loop().time() + hub.max_age
 
     def offer(self, event: Event) -> None:
         if self.dropped:
@@ -114,7 +116,14 @@ class Subscription:
         try:
             yield await self.hub._snapshot(self.network_id, live)
             while True:
-                event = await self.queue.get()
+                # A stream ends at its deadline: the EventSource reconnects, which checks
+                # the session again (a revoked one stops here) and starts from a snapshot.
+                # (asyncio.timeout_at, not wait_for: no extra task per event.)
+                try:
+                    async with asyncio.timeout_at(self.deadline):
+                        event = await self.queue.get()
+                except TimeoutError:
+                    return
                 if event is _CLOSE:
                     return
                 yield event
@@ -136,12 +145,14 @@ class Hub:
         everything: Callable[[], tuple[NetworkLive, ...]] = tuple,
         queue_size: int = QUEUE_SIZE,
         max_subscribers: int = MAX_SUBSCRIBERS,
+        max_age: float = MAX_AGE,
     ) -> None:
         self._current = current  # network id → its latest NetworkLive (the poller's state)
         self._everything = everything  # every network's latest NetworkLive (for ALL)
         self.clock = clock
         self.queue_size = queue_size
         self.max_subscribers = max_subscribers
+        self.max_age = max_age
         self._subs: dict[int, set[Subscription]] = {}
         self._snapshots: dict[int, tuple[tuple[object, ...], asyncio.Task[Event]]] = {}
         self.published = 0  # change events encoded (one per network per poll with changes)

@@ -63,7 +63,12 @@ class Monitor:
         self.started_at = time.time() if started_at is None else started_at
         self.heartbeat_interval = HEARTBEAT
         self.poller = Poller(ctx, online_threshold=threshold)
-        self.hub = Hub(self._network, clock=ctx.clock, everything=lambda: self.poller.state.networks)
+        self.hub = Hub(
+            self._network,
+            clock=ctx.clock,
+            everything=lambda: self.poller.state.networks,
+            max_age=float(settings["monitor.stream_max_age"]),
+        )
         self.history = History(ctx.db, clock=ctx.clock, interval=self.snapshot_interval)
         self.metrics = Metrics(lambda: self.poller.state, subscribers=self.hub.subscribers)
         self.email = EmailChannel(ctx)

@@ -185,6 +185,20 @@ async def test_one_stream_for_every_network() -> None:
     hub.close()
 
 
+async def test_a_stream_ends_at_its_max_age() -> None:
+    """The browser reconnects (and its session is checked again) instead of a stream
+    outliving a logout forever."""
+    hub = Hub(lambda nid: None, clock=Clock(), max_age=0.2)
+    events = hub.subscribe(1).__aiter__()
+    assert (await anext(events)).event == "snapshot"
+    await hub.publish(1, [status(1, 1)])
+    assert (await anext(events)).event == "status"
+    async with asyncio.timeout(2):
+        with pytest.raises(StopAsyncIteration):
+            await anext(events)
+    assert hub.subscribers() == 0
+
+
 async def test_nothing_is_encoded_without_subscribers() -> None:
     hub = Hub(lambda nid: None, clock=Clock())
     assert await hub.publish(1, [status(1, 1)]) == 0
