@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.system.netns import Host, Lab, Wgpilot, driver_under_test
+from tests.system.netns import Host, Lab, Wgpilot, driver_under_test, drivers_under_test
 
 pytestmark = pytest.mark.system
 
@@ -27,7 +27,7 @@ def _prerequisites() -> None:
     if os.geteuid() != 0:
         missing.append("root")
     tools = ["ip", "nft", "wg", "wg-quick", "ping", "unshare"]
-    if driver_under_test() == "userspace":
+    if "userspace" in drivers_under_test():
         tools.append("wireguard-go")
     missing += [t for t in tools if shutil.which(t) is None]
     if not os.path.exists("/dev/net/tun"):
@@ -64,12 +64,19 @@ class Site:
 
 
 @pytest.fixture
-def site(lab: Lab) -> Site:
+def driver() -> str:
+    """The wgpilot driver on the server; test modules that run under every driver
+    parametrise it with ``drivers_under_test()``."""
+    return driver_under_test()
+
+
+@pytest.fixture
+def site(lab: Lab, driver: str) -> Site:
     server = lab.host("srv")
     internet = lab.host("inet")
     lab.link(server, internet, f"{SERVER_UPLINK}/24", f"{INTERNET}/24")
     server.ip("route", "add", "default", "via", INTERNET)
     lab.bridge(server, "lan0", f"{SERVER_LAN}/24")
-    wg = Wgpilot(server)
+    wg = Wgpilot(server, driver)
     wg.cli("init", "--public-ip", SERVER_LAN)
     return Site(lab, server, internet, wg)

@@ -30,10 +30,16 @@ _PREFIX = f"wgpt{os.getpid() % 100000}"
 USERSPACE_ENV = {"WG_QUICK_USERSPACE_IMPLEMENTATION": "wireguard-go"}
 
 
+def drivers_under_test() -> list[str]:
+    """The wgpilot drivers the system suite exercises: ``WGPILOT_TEST_DRIVER``, comma-separated
+    (userspace on this host, which has no WireGuard module; the VM stage runs the same
+    scenarios with netlink on kernel WireGuard)."""
+    return [d.strip() for d in os.environ.get("WGPILOT_TEST_DRIVER", "userspace").split(",") if d.strip()]
+
+
 def driver_under_test() -> str:
-    """The wgpilot driver the system suite exercises (userspace on this host;
-    the VM stage runs the same suite with netlink)."""
-    return os.environ.get("WGPILOT_TEST_DRIVER", "userspace")
+    """The first of ``drivers_under_test()`` (for tests that run with one driver only)."""
+    return drivers_under_test()[0]
 
 
 def wait_for(
@@ -354,6 +360,7 @@ __all__ = [
     "client_down",
     "client_up",
     "driver_under_test",
+    "drivers_under_test",
     "dump",
     "interfaces",
     "nft_json",

@@ -1,6 +1,8 @@
-"""The core scenarios with real packets: wgpilot drives WireGuard (wireguard-go through
-the userspace driver here, kernel WireGuard in the VM stage) and nftables in a server
-namespace; clients bring up the .conf that `wgpilot peer config` printed with wg-quick."""
+"""The core scenarios with real packets, under every driver in ``WGPILOT_TEST_DRIVER``:
+wgpilot drives WireGuard (wireguard-go through the userspace driver on this host; kernel
+WireGuard through the netlink driver in the VM stage, tests/vm/test_vm.py) and nftables
+in a server namespace; clients bring up the .conf that `wgpilot peer config` printed
+with wg-quick (which takes kernel WireGuard when the kernel has it)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from tests.system.netns import (
     ask_source,
     client_down,
     client_up,
+    drivers_under_test,
     dump,
     interfaces,
     nft_json,
@@ -24,7 +27,8 @@ from tests.system.netns import (
     wait_for,
 )
 
-pytestmark = pytest.mark.system
+# The `driver` fixture (conftest.py) is what the server runs: one scenario suite, each driver.
+pytestmark = [pytest.mark.system, pytest.mark.parametrize("driver", drivers_under_test())]
 
 
 def add_client(site: Site, network: str, peer: str, host: Host, iface: str, *extra: str) -> dict:
@@ -33,7 +37,13 @@ def add_client(site: Site, network: str, peer: str, host: Host, iface: str, *ext
     return p  # type: ignore[return-value]
 
 
-def test_gateway_clients_reach_the_internet_through_nat(site: Site) -> None:
+def link_kind(host: Host, iface: str) -> str:
+    """``wireguard`` for a kernel WireGuard link, ``tun`` for wireguard-go's."""
+    details = host.ip("-d", "-o", "link", "show", iface).stdout
+    return "wireguard" if " wireguard " in details else "tun" if " tun " in details else details
+
+
+def test_gateway_clients_reach_the_internet_through_nat(site: Site, driver: str) -> None:
     wg = site.wgpilot
     wg.cli(
         "network",
@@ -47,6 +57,8 @@ def test_gateway_clients_reach_the_internet_through_nat(site: Site) -> None:
         "--interface",
         "wgpgw0",
     )
+    # The driver under test made the interface: kernel WireGuard for netlink, a TUN for userspace.
+    assert link_kind(site.server, "wgpgw0") == ("wireguard" if driver == "netlink" else "tun")
     c1 = site.client("c1")
     add_client(site, "gw", "laptop", c1, "wgc1")
 
@@ -137,7 +149,7 @@ def test_site_to_site_client_reaches_a_lan_behind_a_site_gateway(site: Site) -> 
     assert conf_peer["role"] == "client"
 
 
-def test_reconcile_heals_tampering_and_leaves_foreign_state_alone(site: Site) -> None:
+def test_reconcile_heals_tampering_and_leaves_foreign_state_alone(site: Site, driver: str) -> None:
     wg, srv = site.wgpilot, site.server
     wg.cli(
         "network",
@@ -168,8 +180,12 @@ def test_reconcile_heals_tampering_and_leaves_foreign_state_alone(site: Site) ->
     for net in ("one", "two"):
         for i in range(3):
             wg.cli("peer", "add", "--network", net, "--name", f"p{i}", "--preshared-key")
-    # A WireGuard interface wgpilot does not own, and a foreign nftables table.
-    srv.run("wireguard-go", "wgforeign")
+    # A WireGuard interface wgpilot does not own (of the kind its driver sees and lists),
+    # and a foreign nftables table.
+    if driver == "netlink":
+        srv.ip("link", "add", "wgforeign", "type", "wireguard")
+    else:
+        srv.run("wireguard-go", "wgforeign")
     key = srv.run("wg", "genkey").stdout.strip()
     keyfile = srv.write("foreign.key", key + "\n")
     srv.run(
