@@ -15,7 +15,7 @@ import pytest
 from tests.vm.vm import QEMU, Vm, VmError, default_kernel
 
 IN_GUEST = os.environ.get("WGPILOT_VM") == "1"
-collect_ignore = ["test_vm.py"] if IN_GUEST else ["guest"]
+collect_ignore = ["test_vm.py", "test_systemd.py"] if IN_GUEST else ["guest"]
 
 
 @pytest.fixture(scope="session")

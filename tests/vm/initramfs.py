@@ -5,7 +5,10 @@ busybox, the modules the root file system and WireGuard need, and an init script
 The init script loads the modules, mounts the host's root (9p, read-only) under a
 tmpfs overlay, gives it its own /proc, /sys, /dev, /run and /tmp, mounts the run
 directory (9p, writable) at /run/vm and any shared directories at their own paths,
-then chroots in, runs /run/vm/cmd.sh on the console and powers off.
+then chroots in, runs /run/vm/cmd.sh on the console and powers off. With
+``wgpilot.boot=systemd`` on the kernel command line it instead switches to a Debian
+root shared as "sysroot" (tmpfs overlay, the host's modules bound in, the run
+directory at /vmrun) and hands over to systemd (``tests.vm.systemd``).
 """
 
 from __future__ import annotations
@@ -39,15 +42,29 @@ fail() { echo "wgpilot-vm: $*"; echo "@@wgpilot-vm exit 125@@"; poweroff -f; }
 while read -r mod; do
     insmod "/modules/$mod" || fail "insmod $mod failed"
 done < /modules/order
-mkdir -p /mnt/lower /mnt/rw /mnt/run /newroot
+mkdir -p /mnt/lower /mnt/rw /mnt/run /mnt/host /newroot
 opts=trans=virtio,version=9p2000.L,msize=1048576
-mount -t 9p -o "$opts,cache=loose,ro" hostroot /mnt/lower || fail "cannot mount the host root (9p)"
+# wgpilot.boot=systemd: the root is a Debian tree (tag "sysroot", tests/vm/systemd.py)
+# booted with systemd as init; the kernel's modules come from the host.
+lower=hostroot
+grep -q 'wgpilot.boot=systemd' /proc/cmdline && lower=sysroot
+mount -t 9p -o "$opts,cache=loose,ro" $lower /mnt/lower || fail "cannot mount the root ($lower, 9p)"
 mount -t 9p -o "$opts,cache=none" vmrun /mnt/run || fail "cannot mount the run directory (9p)"
 mount -t tmpfs -o mode=0755 rw /mnt/rw
 mkdir -p /mnt/rw/upper /mnt/rw/work
 mount -t overlay -o lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work root /newroot \
     || fail "cannot mount the overlay root"
 R=/newroot
+if [ "$lower" = sysroot ]; then
+    kver=$(uname -r)
+    mount -t 9p -o "$opts,cache=loose,ro" hostroot /mnt/host || fail "cannot mount the host root (9p)"
+    mkdir -p $R/lib/modules/$kver $R/vmrun
+    mount --bind /mnt/host/lib/modules/$kver $R/lib/modules/$kver
+    mount --move /mnt/run $R/vmrun
+    umount /proc /sys
+    mount --move /dev $R/dev
+    exec switch_root $R /lib/systemd/systemd
+fi
 mount -t proc proc $R/proc
 mount -t sysfs sys $R/sys
 mount -t devtmpfs dev $R/dev

@@ -45,6 +45,12 @@ class SystemdRestarter:
     def restart(self) -> None:
         systemctl = shutil.which("systemctl") or "/bin/systemctl"
         try:
+            # A release that crashed at start makes Restart= loop into the unit's start
+            # limit ("Start request repeated too quickly"), which would refuse the restart
+            # of the rolled-back binary too: clear it first (a no-op on a healthy unit).
+            subprocess.run(
+                [systemctl, "reset-failed", self.unit], capture_output=True, timeout=60, check=False
+            )
             proc = subprocess.run(
                 [systemctl, "restart", "--no-block", self.unit],
                 capture_output=True,
