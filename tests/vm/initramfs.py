@@ -78,7 +78,8 @@ ln -s /proc/self/fd/1 $R/dev/stdout
 ln -s /proc/self/fd/2 $R/dev/stderr
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 shm $R/dev/shm
-mount -t tmpfs -o mode=1777 tmp $R/tmp
+# The guest's own /tmp, unless the project itself lives under the host's /tmp.
+[ -e /mnt/run/host_tmp ] || mount -t tmpfs -o mode=1777 tmp $R/tmp
 mount -t tmpfs -o mode=0755 run $R/run
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
 mount -t bpf bpf $R/sys/fs/bpf 2>/dev/null

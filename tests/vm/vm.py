@@ -123,6 +123,8 @@ class Vm:
         try:
             (run_dir / "cmd.sh").write_text(_script(command, self.cwd, env or {}))
             (run_dir / "shares").write_text("".join(f"{p}\n" for p in share_paths))
+            if Path("/tmp") in Path(self.cwd).resolve().parents:  # e.g. a CI clone in /tmp
+                (run_dir / "host_tmp").touch()
             return self._boot(self.argv(initramfs, run_dir, share_paths), run_dir, timeout, echo, verbose)
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
