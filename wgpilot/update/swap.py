@@ -26,7 +26,8 @@ PAUSE_ENV = "WGPILOT_UPDATE_TEST_PAUSE"  # test hook: stop at a named step so a 
 
 def pause_point(step: str) -> None:
     if os.environ.get(PAUSE_ENV) == step:
-        print(f"paused at {step}", file=sys.stderr, flush=True)
+        sys.stderr.write(f"paused at {step}\n")
+        sys.stderr.flush()
         time.sleep(300)
 
 
