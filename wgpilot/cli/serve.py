@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import sys
 
@@ -55,17 +54,9 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             if settings["update.url"]:
                 state.updates = UpdateChecker(Updater(settings, DbVersionStore(ctx.db, ctx.settings)))
                 daemon.add_task("update-check", state.updates.run)
-            refreshing: set[asyncio.Task[bool]] = set()
-
-            def identity_changed(kind: str, network_id: int | None) -> None:
-                # A new hostname or public IP belongs in the self-signed certificate now,
-                # not at the next hourly check.
-                if kind in ("settings", "restore"):
-                    task = asyncio.get_running_loop().create_task(tls.refresh())
-                    refreshing.add(task)
-                    task.add_done_callback(refreshing.discard)
-
-            ctx.listeners.append(identity_changed)
+            # A new hostname or public IP belongs in the self-signed certificate now,
+            # not at the next hourly check.
+            ctx.on_identity_change(tls.refresh)
             monitor = Monitor(ctx, settings, started_at=state.started_at)
             state.monitor = monitor
             daemon.add_task("monitor", monitor.run, stop=monitor.stop)

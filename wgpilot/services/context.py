@@ -4,8 +4,9 @@ know nothing about HTTP or the command line."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from typing import Protocol
@@ -63,6 +64,21 @@ class Context:
 
     def now(self) -> int:
         return int(self.clock())
+
+    def on_identity_change(self, refresh: Callable[[], Awaitable[object]]) -> ChangeListener:
+        """Run ``refresh()`` in the background whenever the server's identity may have
+        changed (settings: hostname, public IP; or a restore). Returns the listener, to
+        remove from ``listeners`` when the caller stops."""
+        pending: set[asyncio.Future[object]] = set()
+
+        def listener(kind: str, network_id: int | None) -> None:
+            if kind in ("settings", "restore"):
+                task = asyncio.ensure_future(refresh())
+                pending.add(task)  # held until done: a bare task may be collected mid-way
+                task.add_done_callback(pending.discard)
+
+        self.listeners.append(listener)
+        return listener
 
     def changed(self, kind: str, network_id: int | None = None) -> None:
         """Tell interested parts of the process (monitor, SSE) that state changed."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,18 +21,11 @@ from wgpilot.web.static import StaticUI
 
 def create_app(state: WebState, *, static: StaticUI | None = None, record: Any = None) -> Starlette:
     hosts = HostPolicy(state.ctx, state.settings["listen"])
-    refresh_pending: set[asyncio.Task[None]] = set()
-
-    def on_change(kind: str, network_id: int | None) -> None:
-        if kind in ("settings", "restore"):
-            task = asyncio.get_running_loop().create_task(hosts.refresh())
-            refresh_pending.add(task)
-            task.add_done_callback(refresh_pending.discard)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hosts.refresh()
-        state.ctx.listeners.append(on_change)
+        on_change = state.ctx.on_identity_change(hosts.refresh)
         try:
             yield
         finally:
