@@ -24,8 +24,13 @@ def public_key(private_key: str) -> str:
 
 
 def generate_keypair() -> tuple[str, str]:
-    priv = generate_private_key()
-    return priv, public_key(priv)
+    """A new pair with one scalar multiplication (OpenSSL derives the public half at
+    generation; deriving it again from the encoded private key would double the cost)."""
+    priv = X25519PrivateKey.generate()
+    return (
+        base64.b64encode(priv.private_bytes_raw()).decode(),
+        base64.b64encode(priv.public_key().public_bytes_raw()).decode(),
+    )
 
 
 def generate_preshared_key() -> str:
