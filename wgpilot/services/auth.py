@@ -8,7 +8,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +28,7 @@ LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW = 60.0
 ALGORITHM = "HS256"
 USER_CACHE_SECONDS = 5.0
+VERIFIED_TOKENS = 4096  # session tokens whose signature was checked once (FIFO beyond)
 
 
 def check_password(password: str, field: str = "password") -> str:
@@ -103,7 +104,18 @@ class AuthService:
         # that must revoke sessions goes through this service (or a restore), which
         # drops the cache at once, so revocation is never delayed.
         self._users: dict[int, tuple[float, User]] = {}
-        ctx.listeners.append(lambda kind, _network: self._users.clear() if kind == "restore" else None)
+        # A token's signature and claims never change: check them once per token, not
+        # once per request (HS256 + claim parsing is a tenth of a small request's CPU).
+        # Only tokens that verified are kept, so forged ones cannot crowd out real ones;
+        # expiry and the session version are still checked on every request.
+        self._verified: OrderedDict[str, tuple[int, int, object]] = OrderedDict()
+        ctx.listeners.append(lambda kind, _network: self._forget() if kind == "restore" else None)
+
+    def _forget(self) -> None:
+        """After a restore: the database may hold another signing secret and other users."""
+        self._users.clear()
+        self._verified.clear()
+        self._secret = None
 
     # -- secrets and hashing -----------------------------------------------------------------
     async def secret(self) -> bytes:
@@ -155,21 +167,31 @@ class AuthService:
         """The user a session token belongs to, or None (expired, forged, revoked)."""
         if not token or len(token) > 4096:
             return None
-        try:
-            # Expiry is checked against the service clock (injectable), not PyJWT's.
-            claims = jwt.decode(
-                token,
-                await self.secret(),
-                algorithms=[ALGORITHM],
-                options={"require": ["exp", "iat", "sub", "sv"], "verify_exp": False, "verify_iat": False},
-            )
-            user_id = int(claims["sub"])
-            if int(claims["exp"]) <= self.ctx.now():
+        claims = self._verified.get(token)
+        if claims is None:
+            try:
+                # Expiry is checked against the service clock (injectable), not PyJWT's.
+                decoded = jwt.decode(
+                    token,
+                    await self.secret(),
+                    algorithms=[ALGORITHM],
+                    options={
+                        "require": ["exp", "iat", "sub", "sv"],
+                        "verify_exp": False,
+                        "verify_iat": False,
+                    },
+                )
+                claims = (int(decoded["sub"]), int(decoded["exp"]), decoded["sv"])
+            except (jwt.PyJWTError, ValueError, TypeError):
                 return None
-        except (jwt.PyJWTError, ValueError, TypeError):
+            self._verified[token] = claims
+            if len(self._verified) > VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+        user_id, expires, version = claims
+        if expires <= self.ctx.now():
             return None
         user = await self._user(user_id)
-        if user is None or user.session_version != claims["sv"]:
+        if user is None or user.session_version != version:
             return None
         return user
 
