@@ -88,6 +88,7 @@ class _Batch:
     claimed: dict[int, set[int]] = field(default_factory=dict)  # ip indexes claimed by the batch
     sites: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # (peer, cidr) claimed
     staged: list[tuple[int, Network, NewPeerRow]] = field(default_factory=list)
+    host_networks: list[tuple[str, Any]] | None = None  # fetched up front when a job has sites
 
     def claim(self, network_id: int, index: int) -> None:
         count, lowest, highest = self.runs[network_id]
@@ -214,8 +215,11 @@ class PeerService:
         sites: tuple[str, ...],
         exclude: int | None,
         staged: Sequence[tuple[str, str]] = (),
+        *,
+        host_networks: list[tuple[str, Any]] | None = None,
     ) -> None:
-        """``staged``: (peer name, cidr) of site gateways not yet inserted (a group commit)."""
+        """``staged``: (peer name, cidr) of site gateways not yet inserted (a group commit);
+        ``host_networks``: the host's own networks when the caller fetched them already."""
         if role is Role.SITE_GATEWAY and net.mode is not Mode.SITE_TO_SITE:
             f.add("role", "site-gateway peers are only allowed in site-to-site networks")
             return
@@ -232,8 +236,10 @@ class PeerService:
             (f"site networks of peer {name!r}", ipaddress.ip_network(c))
             for name, c in [*await self.ctx.peers.site_networks(conn, net.id, exclude), *staged]
         ]
-        ours = {n.interface for n in await self.ctx.networks.all(conn)}
-        taken += [(f"host interface {name}", hn) for name, hn in await self.ctx.host.networks(ours)]
+        if host_networks is None:
+            ours = {n.interface for n in await self.ctx.networks.all(conn)}
+            host_networks = await self.ctx.host.networks(ours)
+        taken += [(f"host interface {name}", hn) for name, hn in host_networks]
         for i, cidr in enumerate(sites):
             site = ipaddress.ip_network(cidr)
             if site.prefixlen == 0:
@@ -309,33 +315,21 @@ class PeerService:
         """The peers of several create calls in one transaction (group commit): each
         checked on its own, then all inserted in one statement with their audit
         entries, one kernel update per network, one commit. A job that fails its
-        checks is that job's error only (nothing of it was written). Round trips to the
-        database thread are per batch, not per peer: under load each one waits its
-        turn on the event loop and for the GIL."""
+        checks is that job's error only (nothing of it was written).
+
+        All the checking and writing is one hop to the database thread
+        (``Tx.inline``); then the kernel, then the commit. Under load each hop waits
+        its turn behind every other request on the event loop, so hops, not SQL, are
+        what a batch costs."""
         out: list[Peer | BaseException | None] = [None] * len(jobs)
         async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
             batch = _Batch()
-            for i, job in enumerate(jobs):
-                try:
-                    net = await self._batch_network(tx, batch, job.network_ref, jobs)
-                    batch.staged.append((i, net, await self._stage(tx, batch, net, job)))
-                except (ValidationError, NotFoundError, ConflictError) as exc:
-                    out[i] = exc
-            if not batch.staged:
-                return [o for o in out if o is not None]
-            try:
-                peers = await self.ctx.peers.insert_many(tx, [row for _, _, row in batch.staged])
-            except sqlite3.IntegrityError as exc:  # checked above; only a bug or a foreign writer
-                if len(jobs) > 1:
-                    raise  # the group commit runs each job alone to find whose it is
-                raise integrity_error(exc, _UNIQUE) from exc
-            await self.ctx.audit.record_many(
-                tx,
-                [
-                    (jobs[i].actor, "peer.create", f"peer:{p.id}", peer_detail(p), jobs[i].now)
-                    for (i, _, _), p in zip(batch.staged, peers, strict=True)
-                ],
-            )
+            if any(job.site_networks for job in jobs):
+                # Site networks are checked against the host's own addresses too:
+                # a netlink query, so it is fetched here on the loop, not inline.
+                ours = {n.interface for n in await self.ctx.networks.all(tx)}
+                batch.host_networks = await self.ctx.host.networks(ours)
+            peers = await tx.inline(lambda t: self._write_batch(t, batch, jobs, out))
             pushes: dict[int, tuple[Network, list[PeerConfig], list[bool]]] = {}
             for (i, net, _), peer in zip(batch.staged, peers, strict=True):
                 out[i] = peer
@@ -349,6 +343,35 @@ class PeerService:
         for network_id in sorted({p.network_id for p in peers}):
             self.ctx.changed("peers", network_id)
         return [o for o in out if o is not None]
+
+    async def _write_batch(
+        self, tx: Tx, batch: _Batch, jobs: Sequence[_NewPeer], out: list[Peer | BaseException | None]
+    ) -> list[Peer]:
+        """Check and stage every job, then insert the staged ones and their audit
+        entries; returns the inserted peers in ``batch.staged`` order. Database work
+        only: it runs on the database thread."""
+        for i, job in enumerate(jobs):
+            try:
+                net = await self._batch_network(tx, batch, job.network_ref, jobs)
+                batch.staged.append((i, net, await self._stage(tx, batch, net, job)))
+            except (ValidationError, NotFoundError, ConflictError) as exc:
+                out[i] = exc
+        if not batch.staged:
+            return []
+        try:
+            peers = await self.ctx.peers.insert_many(tx, [row for _, _, row in batch.staged])
+        except sqlite3.IntegrityError as exc:  # checked above; only a bug or a foreign writer
+            if len(jobs) > 1:
+                raise  # the group commit runs each job alone to find whose it is
+            raise integrity_error(exc, _UNIQUE) from exc
+        await self.ctx.audit.record_many(
+            tx,
+            [
+                (jobs[i].actor, "peer.create", f"peer:{p.id}", peer_detail(p), jobs[i].now)
+                for (i, _, _), p in zip(batch.staged, peers, strict=True)
+            ],
+        )
+        return peers
 
     async def _batch_network(
         self, tx: Tx, batch: _Batch, ref: str | int, jobs: Sequence[_NewPeer]
@@ -379,7 +402,9 @@ class PeerService:
         if job.given_key is not None and job.given_key == net.public_key:
             f.add("public_key", "is the server's own public key")
         staged_sites = batch.sites.setdefault(net.id, [])
-        await self._check_sites(tx, f, net, job.role, job.site_networks, None, staged_sites)
+        await self._check_sites(
+            tx, f, net, job.role, job.site_networks, None, staged_sites, host_networks=batch.host_networks
+        )
         f.raise_if_any()
         index = await self._allocate(tx, batch, net)
         address = ipaddress.IPv4Address(int(net.subnet.network_address) + index)

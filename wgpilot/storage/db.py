@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import aiosqlite
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 class Conn(Protocol):
@@ -36,31 +37,41 @@ class Conn(Protocol):
 
 
 class Tx:
-    """A running write transaction. Only valid inside ``Database.transaction()``."""
+    """A running write transaction. Only valid inside ``Database.transaction()``.
+
+    ``BEGIN IMMEDIATE`` is sent with the first statement (in the same hop to the
+    database thread when that statement comes through ``inline``); a transaction that
+    issues none costs no round trip at all."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._after_commit: list[Any] = []
+        self._begun = False
+
+    async def _begin(self) -> None:
+        if not self._begun:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            self._begun = True
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns lastrowid (for INSERT) or rowcount.
 
         One hop to the database thread: the cursor is left to the garbage collector
         instead of costing a second round trip to close it."""
+        await self._begin()
         cur = await self._conn.execute(sql, params)
-        if sql.lstrip()[:6].upper() == "INSERT":
-            return int(cur.lastrowid or 0)
-        return int(cur.rowcount)
+        return _outcome(sql, cur.lastrowid, cur.rowcount)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._begin()
         await self._conn.executemany(sql, rows)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        await self._begin()
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        return next(iter(await self.fetchall(sql, params)), None)
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -69,6 +80,62 @@ class Tx:
     def after_commit(self, callback: Any) -> None:
         """Run ``callback()`` (sync or async) once the transaction has committed."""
         self._after_commit.append(callback)
+
+    async def inline(self, step: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
+        """Run ``step(tx)`` on the database thread in one hop: each statement it issues
+        executes there at once, instead of each costing a trip through the event loop
+        (which, under load, waits behind every other request's callbacks).
+
+        ``step`` is ordinary async repository code, but it must await nothing except
+        this transaction's own methods; awaiting anything else (the kernel, a lock, a
+        sleep) is a bug and raises ``RuntimeError`` with nothing of the step kept."""
+
+        def run(conn: sqlite3.Connection) -> T:
+            direct = _ThreadTx(conn, self)
+            if not self._begun:
+                conn.execute("BEGIN IMMEDIATE")
+                self._begun = True
+            coro = step(direct)
+            try:
+                coro.send(None)
+            except StopIteration as done:
+                return cast(T, done.value)
+            coro.close()
+            raise RuntimeError(
+                f"{getattr(step, '__qualname__', step)} awaited something outside the transaction"
+            )
+
+        return cast(T, await self._conn._execute(lambda: run(self._conn._conn)))
+
+
+class _ThreadTx(Tx):
+    """``Tx`` for code running on the database thread (``Tx.inline``): statements go
+    straight to the sqlite3 connection; the coroutines never suspend."""
+
+    def __init__(self, raw: sqlite3.Connection, outer: Tx) -> None:
+        self._raw = raw
+        self._outer = outer
+        self._after_commit = outer._after_commit
+        self._begun = True
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cur = self._raw.execute(sql, params)
+        return _outcome(sql, cur.lastrowid, cur.rowcount)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        self._raw.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return self._raw.execute(sql, params).fetchall()
+
+    async def inline(self, step: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
+        return await step(self)
+
+
+def _outcome(sql: str, lastrowid: int | None, rowcount: int) -> int:
+    if sql.lstrip()[:6].upper() == "INSERT":
+        return int(lastrowid or 0)
+    return int(rowcount)
 
 
 class Database:
@@ -130,21 +197,22 @@ class Database:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
         writer = self._require(self._writer)
         async with self._lock:
-            await writer.execute("BEGIN IMMEDIATE")
             tx = Tx(writer)
             try:
                 yield tx
             except BaseException:
-                try:
-                    await writer.execute("ROLLBACK")
-                except sqlite3.Error:
-                    log.exception("rollback failed")
+                if tx._begun:
+                    try:
+                        await writer.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("rollback failed")
                 raise
-            try:
-                await writer.execute("COMMIT")
-            except sqlite3.Error as exc:
-                await writer.execute("ROLLBACK")
-                raise StorageError(f"commit failed: {exc}") from exc
+            if tx._begun:
+                try:
+                    await writer.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await writer.execute("ROLLBACK")
+                    raise StorageError(f"commit failed: {exc}") from exc
         for callback in tx._after_commit:
             result = callback()
             if asyncio.iscoroutine(result):

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import asyncio
+
+import aiosqlite
+import pytest
+
+from wgpilot.storage.db import Database, Tx
+
+
+class Hops:
+    """Counts trips to the writer's database thread."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = aiosqlite.Connection._execute
+
+        async def counted(conn: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.count += 1
+            return await original(conn, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+
+
+async def _add(tx: Tx, name: str) -> int:
+    return await tx.execute(
+        "INSERT INTO users (username, password_hash, created_at, updated_at) VALUES (?, 'x', 0, 0)", (name,)
+    )
+
+
+async def test_inline_runs_a_whole_step_in_one_hop(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def step(tx: Tx) -> list[str]:
+        first = await _add(tx, "alice")
+        await tx.executemany(
+            "INSERT INTO users (username, password_hash, created_at, updated_at) VALUES (?, 'x', 0, 0)",
+            [("bob",), ("carol",)],
+        )
+        assert await tx.fetchval("SELECT id FROM users WHERE username = 'alice'") == first  # own writes
+        return [r[0] for r in await tx.fetchall("SELECT username FROM users ORDER BY username")]
+
+    hops = Hops(monkeypatch)
+    async with db.transaction() as tx:
+        seen = await tx.inline(step)
+        assert hops.count == 1  # BEGIN IMMEDIATE and five statements: one trip
+    assert seen == ["alice", "bob", "carol"]
+    assert hops.count == 2  # + COMMIT
+    assert [r[0] for r in await db.fetchall("SELECT username FROM users ORDER BY username")] == seen
+
+
+async def test_a_step_that_awaits_anything_else_is_refused_and_rolled_back(db: Database) -> None:
+    async def step(tx: Tx) -> None:
+        await _add(tx, "alice")
+        await asyncio.sleep(0)  # not the transaction: would run on the database thread
+
+    with pytest.raises(RuntimeError, match="awaited something outside the transaction"):
+        async with db.transaction() as tx:
+            await tx.inline(step)
+    assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
+
+
+async def test_an_error_inside_inline_rolls_back_what_the_transaction_did(db: Database) -> None:
+    async def step(tx: Tx) -> None:
+        await _add(tx, "bob")
+        await _add(tx, "bob")  # UNIQUE username
+
+    with pytest.raises(aiosqlite.IntegrityError):
+        async with db.transaction() as tx:
+            await _add(tx, "alice")  # before, on the loop
+            await tx.inline(step)
+    assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
+    async with db.transaction() as tx:  # the writer is usable again
+        await _add(tx, "carol")
+    assert await db.fetchval("SELECT COUNT(*) FROM users") == 1
+
+
+async def test_a_transaction_that_issues_nothing_costs_no_hop(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops = Hops(monkeypatch)
+    ran: list[str] = []
+    async with db.transaction() as tx:
+        tx.after_commit(lambda: ran.append("after"))
+    assert hops.count == 0 and ran == ["after"]
+
+
+async def test_transactions_stay_serialised_with_inline_steps(db: Database) -> None:
+    async def one(i: int) -> None:
+        async with db.transaction() as tx:
+            n = await tx.fetchval("SELECT COUNT(*) FROM users")
+            await tx.inline(lambda t: _add(t, f"user{n:03d}"))  # read-then-write: needs isolation
+
+    await asyncio.gather(*(one(i) for i in range(40)))
+    assert await db.fetchval("SELECT COUNT(DISTINCT username) FROM users") == 40
