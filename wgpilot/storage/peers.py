@@ -232,6 +232,10 @@ class PeerRepo:
         return sql, params
 
     async def count(self, conn: Conn, network_id: int, *, search: str | None = None) -> int:
+        if not search:  # kept by triggers (migration 0005): no walk over every peer
+            return int(
+                await conn.fetchval("SELECT peers FROM peer_counts WHERE network_id = ?", (network_id,)) or 0
+            )
         where, params = self._filter(network_id, search)
         return int(await conn.fetchval(f"SELECT COUNT(*) FROM peers WHERE {where}", params))
 
@@ -319,12 +323,16 @@ class PeerRepo:
 
     # -- address allocation ----------------------------------------------------
     async def index_run(self, conn: Conn, network_id: int) -> tuple[int, int | None, int | None]:
+        """(peers, lowest index, highest index): one row of ``peer_counts`` and two
+        index probes (separate subqueries, so each is a single seek)."""
         r = await conn.fetchone(
-            "SELECT COUNT(*), MIN(ip_index), MAX(ip_index) FROM peers WHERE network_id = ?",
+            "SELECT (SELECT peers FROM peer_counts WHERE network_id = ?1),"
+            " (SELECT MIN(ip_index) FROM peers WHERE network_id = ?1),"
+            " (SELECT MAX(ip_index) FROM peers WHERE network_id = ?1)",
             (network_id,),
         )
         assert r is not None
-        return int(r[0]), r[1], r[2]
+        return int(r[0] or 0), r[1], r[2]
 
     async def lowest_gap(self, conn: Conn, network_id: int, start: int) -> int:
         """Lowest index ≥ ``start`` held by no peer of the network (may be past the end)."""
