@@ -174,6 +174,9 @@ class Database:
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA synchronous=FULL")
+        # Statement journals (a multi-row INSERT inside a transaction) in memory, not a
+        # temporary file created and unlinked per statement.
+        await conn.execute("PRAGMA temp_store=MEMORY")
         if readonly:
             await conn.execute("PRAGMA query_only=ON")
         return conn
