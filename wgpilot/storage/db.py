@@ -87,8 +87,9 @@ class Tx:
         (which, under load, waits behind every other request's callbacks).
 
         ``step`` is ordinary async repository code, but it must await nothing except
-        this transaction's own methods; awaiting anything else (the kernel, a lock, a
-        sleep) is a bug and raises ``RuntimeError`` with nothing of the step kept."""
+        this transaction's own methods. Awaiting anything that suspends (the kernel, a
+        contended lock, a sleep) is a bug: it raises ``RuntimeError``, and the
+        transaction around it, left by that exception, rolls back."""
 
         def run(conn: sqlite3.Connection) -> T:
             direct = _ThreadTx(conn, self)
@@ -132,6 +133,12 @@ class _ThreadTx(Tx):
         return await step(self)
 
 
+def _rollback_if_open(writer: aiosqlite.Connection) -> None:
+    """On the database thread: roll back whatever transaction is open."""
+    if writer._conn.in_transaction:
+        writer._conn.execute("ROLLBACK")
+
+
 def _outcome(sql: str, lastrowid: int | None, rowcount: int) -> int:
     if sql.lstrip()[:6].upper() == "INSERT":
         return int(lastrowid or 0)
@@ -150,7 +157,8 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._writer = await self._connect(readonly=False)
-            await self._writer.execute("PRAGMA journal_mode=WAL")
+            # Fetched, so the statement is finished and holds no lock on a file it converts.
+            await self._writer.execute_fetchall("PRAGMA journal_mode=WAL")
             if check_integrity:
                 rows = await self._writer.execute_fetchall("PRAGMA integrity_check")
                 verdict = [r[0] for r in rows]
@@ -171,14 +179,22 @@ class Database:
     async def _connect(self, *, readonly: bool) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA synchronous=FULL")
-        # Statement journals (a multi-row INSERT inside a transaction) in memory, not a
-        # temporary file created and unlinked per statement.
-        await conn.execute("PRAGMA temp_store=MEMORY")
+        pragmas = [
+            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA synchronous=FULL",
+            # Statement journals (a multi-row INSERT inside a transaction) in memory,
+            # not a temporary file created and unlinked per statement.
+            "PRAGMA temp_store=MEMORY",
+        ]
         if readonly:
-            await conn.execute("PRAGMA query_only=ON")
+            pragmas.append("PRAGMA query_only=ON")
+        try:
+            for pragma in pragmas:
+                await conn.execute_fetchall(pragma)
+        except BaseException:
+            await conn.close()  # else its thread outlives the failed open
+            raise
         return conn
 
     async def close(self) -> None:
@@ -204,11 +220,14 @@ class Database:
             try:
                 yield tx
             except BaseException:
-                if tx._begun:
-                    try:
-                        await writer.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        log.exception("rollback failed")
+                # Decided on the database thread, after everything still queued there:
+                # a cancelled caller may have left a BEGIN or a step in the queue that
+                # ``_begun`` cannot know about yet; it must not stay open (it would hold
+                # SQLite's write lock and refuse every later transaction).
+                try:
+                    await writer._execute(_rollback_if_open, writer)
+                except sqlite3.Error:
+                    log.exception("rollback failed")
                 raise
             if tx._begun:
                 try:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiosqlite
 import pytest
@@ -91,3 +92,30 @@ async def test_transactions_stay_serialised_with_inline_steps(db: Database) -> N
 
     await asyncio.gather(*(one(i) for i in range(40)))
     assert await db.fetchval("SELECT COUNT(DISTINCT username) FROM users") == 40
+
+
+@pytest.mark.parametrize("how", ["inline", "execute"])
+async def test_a_cancelled_transaction_never_stays_open(db: Database, how: str) -> None:
+    """Cancelled while its BEGIN and first statement still wait in the database
+    thread's queue: they run after the cancellation, and must be rolled back then."""
+    writer = await db.raw_writer()
+    busy = asyncio.ensure_future(writer._execute(time.sleep, 0.3))  # the thread is busy
+    await asyncio.sleep(0.05)
+
+    async def write() -> None:
+        async with db.transaction() as tx:
+            if how == "inline":
+                await tx.inline(lambda t: _add(t, "ghost"))
+            else:
+                await _add(tx, "ghost")
+
+    task = asyncio.ensure_future(write())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await busy
+    async with db.transaction() as tx:  # not "cannot start a transaction within a transaction"
+        await _add(tx, "alive")
+    assert [r[0] for r in await db.fetchall("SELECT username FROM users")] == ["alive"]
+    assert await db.ping()
