@@ -90,7 +90,7 @@ def next_free_if_gapless(net: IPNet, count: int, lowest: int | None, highest: in
     Returns None when the run has gaps (the caller then looks for the lowest gap)."""
     _first, last = usable_range(net)
     start = server_index(net) + 1
-    if count == 0:
+    if count == 0 and lowest is None:
         candidate = start
     elif lowest == start and highest is not None and highest - lowest + 1 == count:
         candidate = highest + 1

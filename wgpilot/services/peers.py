@@ -324,7 +324,7 @@ class PeerService:
         out: list[Peer | BaseException | None] = [None] * len(jobs)
         async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
             batch = _Batch()
-            if any(job.site_networks for job in jobs):
+            if any(job.site_networks and job.role is Role.SITE_GATEWAY for job in jobs):
                 # Site networks are checked against the host's own addresses too:
                 # a netlink query, so it is fetched here on the loop, not inline.
                 ours = {n.interface for n in await self.ctx.networks.all(tx)}

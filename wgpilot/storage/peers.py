@@ -233,9 +233,9 @@ class PeerRepo:
 
     async def count(self, conn: Conn, network_id: int, *, search: str | None = None) -> int:
         if not search:  # kept by triggers (migration 0005): no walk over every peer
-            return int(
-                await conn.fetchval("SELECT peers FROM peer_counts WHERE network_id = ?", (network_id,)) or 0
-            )
+            kept = await conn.fetchval("SELECT peers FROM peer_counts WHERE network_id = ?", (network_id,))
+            if kept is not None:
+                return int(kept)
         where, params = self._filter(network_id, search)
         return int(await conn.fetchval(f"SELECT COUNT(*) FROM peers WHERE {where}", params))
 
@@ -332,7 +332,10 @@ class PeerRepo:
             (network_id,),
         )
         assert r is not None
-        return int(r[0] or 0), r[1], r[2]
+        if r[0] is None:  # no counts row (cannot happen after migration 0005): count
+            count = await conn.fetchval("SELECT COUNT(*) FROM peers WHERE network_id = ?", (network_id,))
+            return int(count), r[1], r[2]
+        return int(r[0]), r[1], r[2]
 
     async def lowest_gap(self, conn: Conn, network_id: int, start: int) -> int:
         """Lowest index ≥ ``start`` held by no peer of the network (may be past the end)."""

@@ -75,6 +75,7 @@ def test_gapless_fast_path_agrees_with_the_search() -> None:
     assert ipam.next_free_if_gapless(net, 0, None, None) == 2
     assert ipam.next_free_if_gapless(net, 3, 2, 4) == 5
     assert ipam.next_free_if_gapless(net, 2, 2, 4) is None  # a gap at 3
+    assert ipam.next_free_if_gapless(net, 0, 2, 4) is None  # a count that disagrees: not trusted
     assert ipam.next_free_if_gapless(net, 2, 3, 4) is None  # 2 is free
     with pytest.raises(ExhaustedError):
         ipam.next_free_if_gapless(net, 253, 2, 254)

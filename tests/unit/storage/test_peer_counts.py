@@ -59,3 +59,16 @@ async def test_a_database_from_before_the_counts_gets_them_filled(ctx: Context) 
     assert 5 in await migrate_mod.migrate(ctx.db)
     await _assert_counts(ctx)
     assert await ctx.peers.count(ctx.db, net.id) == 7
+
+
+async def test_a_missing_counts_row_falls_back_to_counting(ctx: Context) -> None:
+    nets, peers = NetworkService(ctx), PeerService(ctx)
+    net = await nets.create(ACTOR, name="a", subnet="10.8.0.0/24", listen_port=51820)
+    for i in range(3):
+        await peers.create(ACTOR, net.id, name=f"p{i}")
+    async with ctx.db.transaction() as tx:  # a hand-edited database
+        await tx.execute("DELETE FROM peer_counts WHERE network_id = ?", (net.id,))
+    assert await ctx.peers.count(ctx.db, net.id) == 3
+    assert (await ctx.peers.index_run(ctx.db, net.id))[0] == 3
+    fourth = await peers.create(ACTOR, net.id, name="p3")  # allocation still finds a free address
+    assert str(fourth.address) == "10.8.0.5"
