@@ -41,3 +41,54 @@ async def test_restore_refusals(client) -> None:
                 and r.json()["error"]["fields"][0]["field"] == "file"
             )
     assert (await client.get("/api/networks")).json() == before
+
+
+def _as_schema_4(archive: bytes, tmp_path) -> bytes:  # type: ignore[no-untyped-def]
+    """The same backup as a wgpilot before migration 0005 would have written it."""
+    import hashlib
+    import io
+    import json
+    import sqlite3
+    import tarfile
+
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            files[member.name] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    db = tmp_path / "old.db"
+    db.write_bytes(files["data.db"])
+    conn = sqlite3.connect(db)
+    for trigger in ("network", "insert", "delete", "move"):
+        conn.execute(f"DROP TRIGGER peer_counts_{trigger}")
+    conn.execute("DROP TABLE peer_counts")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 5")
+    conn.commit()
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    files["data.db"] = db.read_bytes()
+    manifest = json.loads(files["manifest.json"])
+    manifest["schema_version"] = 4
+    manifest["sha256"]["data.db"] = hashlib.sha256(files["data.db"]).hexdigest()
+    files["manifest.json"] = json.dumps(manifest).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name in ("manifest.json", "data.db", "master.key"):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(files[name]), 0o600
+            tar.addfile(info, io.BytesIO(files[name]))
+    return out.getvalue()
+
+
+async def test_an_older_backup_is_migrated_before_it_goes_live(client, state, tmp_path) -> None:
+    for i in range(3):
+        assert (await client.post("/api/networks/1/peers", json={"name": f"p{i}"})).status_code == 201
+    archive = _as_schema_4((await client.post("/api/system/backup")).content, tmp_path)
+    r = await client.post(
+        "/api/system/restore", content=archive, headers={"content-type": "application/octet-stream"}
+    )
+    assert r.status_code == 200 and r.json()["peers"] == 4, r.text
+    assert await state.ctx.db.fetchval("SELECT peers FROM peer_counts WHERE network_id = 1") == 4
+    page = (await client.get("/api/networks/1/peers")).json()
+    assert page["total"] == 4
+    r = await client.post("/api/networks/1/peers", json={"name": "after-restore"})
+    assert r.status_code == 201 and r.json()["address"] == "10.8.0.6", r.text

@@ -34,6 +34,7 @@ from wgpilot.domain.models import Actor
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler
 from wgpilot.storage import migrate
+from wgpilot.storage.db import Database
 from wgpilot.storage.secrets import Cipher, read_master_key
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,14 @@ class BackupService:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
             (safety / f"pre-restore-{stamp}.tar").write_bytes(current)
             os.chmod(safety / f"pre-restore-{stamp}.tar", 0o600)
+            # Migrate the staged copy before it goes live, so no request can meet a
+            # database older than this code between the swap and a later migration.
+            staged_db = Database(staging / "data.db")
+            await staged_db.open(check_integrity=False)  # checked above
+            try:
+                await migrate.migrate(staged_db)
+            finally:
+                await staged_db.close()
             async with self.ctx.db.write_lock:
                 await self.ctx.db.close()
                 try:
@@ -214,8 +223,8 @@ class BackupService:
                     os.chmod(settings.db_path, 0o600)
                 finally:
                     await self.ctx.db.open()
-            await migrate.migrate(self.ctx.db)
-            self.ctx.rekey(Cipher(key))
+                self.ctx.rekey(Cipher(key))  # reached only when the swap succeeded
+            await migrate.migrate(self.ctx.db)  # a no-op: the staged copy was migrated
         async with self.ctx.db.transaction() as tx:
             await self.ctx.audit.record(
                 tx,
