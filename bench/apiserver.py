@@ -5,6 +5,7 @@ Starlette JSON endpoint returning a list of the same size). Prints "READY port t
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import socket
 import sys
@@ -96,6 +97,9 @@ async def main(kind: str, data: Path, peers: int) -> None:
                          timeout_graceful_shutdown=3, server_header=False)
     cfg.load()
     cfg.ssl = ssl_context
+    # As `wgpilot serve` does once started: long-lived objects out of the collector.
+    gc.collect()
+    gc.freeze()
     print(f"READY {sock.getsockname()[1]} {token}", flush=True)
     await uvicorn.Server(cfg).serve(sockets=[sock])
 
