@@ -115,7 +115,6 @@ class _ThreadTx(Tx):
 
     def __init__(self, raw: sqlite3.Connection, outer: Tx) -> None:
         self._raw = raw
-        self._outer = outer
         self._after_commit = outer._after_commit
         self._begun = True
 
@@ -233,7 +232,7 @@ class Database:
                 try:
                     await writer.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    await writer.execute("ROLLBACK")
+                    await writer._execute(_rollback_if_open, writer)  # SQLite may have already
                     raise StorageError(f"commit failed: {exc}") from exc
         for callback in tx._after_commit:
             result = callback()
