@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class Conn(Protocol):
@@ -36,39 +37,69 @@ class Conn(Protocol):
     async def fetchval(self, sql: str, params: Params = ()) -> Any: ...
 
 
+class _Writer:
+    """The writer connection and its database thread, with a count of the calls handed
+    to that thread and of those finished there. Equal counts mean the thread is idle and
+    nothing waits in its queue: only then may the event loop use the connection itself
+    (``Tx.inline``), since everything is queued from the loop thread."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self._queued = 0  # written on the event-loop thread only
+        self._finished = 0  # written on the database thread only
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        return self.conn._conn
+
+    def idle(self) -> bool:
+        return self._queued == self._finished
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` on the database thread: one hop."""
+        raw = self.raw  # raises when the connection is closed, before anything is counted
+
+        def counted() -> T:
+            try:
+                return fn(raw)
+            finally:
+                self._finished += 1
+
+        self._queued += 1
+        return cast(T, await self.conn._execute(counted))
+
+
 class Tx:
     """A running write transaction. Only valid inside ``Database.transaction()``.
 
-    ``BEGIN IMMEDIATE`` is sent with the first statement (in the same hop to the
-    database thread when that statement comes through ``inline``); a transaction that
-    issues none costs no round trip at all."""
+    ``BEGIN IMMEDIATE`` goes with the first statement, in the same hop to the database
+    thread; a transaction that issues none costs no round trip at all."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
         self._after_commit: list[Any] = []
         self._begun = False
 
-    async def _begin(self) -> None:
-        if not self._begun:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            self._begun = True
+    def _begin_with(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+        if self._begun:
+            return fn
+        self._begun = True  # asked for: the commit or the rollback takes care of it
+
+        def begin_then(raw: sqlite3.Connection) -> T:
+            raw.execute("BEGIN IMMEDIATE")
+            return fn(raw)
+
+        return begin_then
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns lastrowid (for INSERT) or rowcount.
-
-        One hop to the database thread: the cursor is left to the garbage collector
-        instead of costing a second round trip to close it."""
-        await self._begin()
-        cur = await self._conn.execute(sql, params)
-        return _outcome(sql, cur.lastrowid, cur.rowcount)
+        """Run one statement; returns lastrowid (for INSERT) or rowcount."""
+        return await self._writer.run(self._begin_with(lambda raw: _execute(raw, sql, params)))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._begin()
-        await self._conn.executemany(sql, rows)
+        await self._writer.run(self._begin_with(lambda raw: raw.executemany(sql, rows)))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        await self._begin()
-        return list(await self._conn.execute_fetchall(sql, params))
+        return await self._writer.run(self._begin_with(lambda raw: raw.execute(sql, params).fetchall()))
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         return next(iter(await self.fetchall(sql, params)), None)
@@ -82,36 +113,49 @@ class Tx:
         self._after_commit.append(callback)
 
     async def inline(self, step: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
-        """Run ``step(tx)`` on the database thread in one hop: each statement it issues
-        executes there at once, instead of each costing a trip through the event loop
-        (which, under load, waits behind every other request's callbacks).
+        """Run ``step(tx)`` with every statement it issues executed at once, instead of
+        each costing a trip to the database thread (which, under load, waits behind
+        every other request's callbacks).
+
+        It runs right here on the event loop when the connection is free for it: the
+        database thread idle, and the write lock held or taken without waiting (in
+        WAL mode nothing blocks a transaction's statements once it holds that lock).
+        Otherwise — another process holds the lock, or the thread still has work
+        queued — the whole step goes to the database thread in one hop. Either way
+        the loop never waits on a lock, and the connection is never used from two
+        threads at once.
 
         ``step`` is ordinary async repository code, but it must await nothing except
         this transaction's own methods. Awaiting anything that suspends (the kernel, a
         contended lock, a sleep) is a bug: it raises ``RuntimeError``, and the
         transaction around it, left by that exception, rolls back."""
+        if self._writer.idle() and self._lock_now(self._writer.raw):
+            return _drive(step, _DirectTx(self._writer.raw, self))
+        return await self._writer.run(self._begin_with(lambda raw: _drive(step, _DirectTx(raw, self))))
 
-        def run(conn: sqlite3.Connection) -> T:
-            direct = _ThreadTx(conn, self)
-            if not self._begun:
-                conn.execute("BEGIN IMMEDIATE")
-                self._begun = True
-            coro = step(direct)
-            try:
-                coro.send(None)
-            except StopIteration as done:
-                return cast(T, done.value)
-            coro.close()
-            raise RuntimeError(
-                f"{getattr(step, '__qualname__', step)} awaited something outside the transaction"
-            )
+    def _lock_now(self, raw: sqlite3.Connection) -> bool:
+        """On the loop: true when this transaction holds SQLite's write lock, taking it
+        now if nobody else has it; never waits for it."""
+        if self._begun:
+            return True
+        if raw.in_transaction:  # not ours: let the database thread's queue sort it out
+            return False
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return False
+            raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._begun = True
+        return True
 
-        return cast(T, await self._conn._execute(lambda: run(self._conn._conn)))
 
-
-class _ThreadTx(Tx):
-    """``Tx`` for code running on the database thread (``Tx.inline``): statements go
-    straight to the sqlite3 connection; the coroutines never suspend."""
+class _DirectTx(Tx):
+    """``Tx`` for a step of ``Tx.inline``: statements go straight to the sqlite3
+    connection of whichever thread runs the step; the coroutines never suspend."""
 
     def __init__(self, raw: sqlite3.Connection, outer: Tx) -> None:
         self._raw = raw
@@ -119,8 +163,7 @@ class _ThreadTx(Tx):
         self._begun = True
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        cur = self._raw.execute(sql, params)
-        return _outcome(sql, cur.lastrowid, cur.rowcount)
+        return _execute(self._raw, sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         self._raw.executemany(sql, rows)
@@ -132,22 +175,34 @@ class _ThreadTx(Tx):
         return await step(self)
 
 
-def _rollback_if_open(writer: aiosqlite.Connection) -> None:
-    """On the database thread: roll back whatever transaction is open."""
-    if writer._conn.in_transaction:
-        writer._conn.execute("ROLLBACK")
+def _drive(step: Callable[[Tx], Coroutine[Any, Any, T]], tx: _DirectTx) -> T:
+    """Run a step that must complete without suspending."""
+    coro = step(tx)
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coro.close()
+    raise RuntimeError(f"{getattr(step, '__qualname__', step)} awaited something outside the transaction")
 
 
-def _outcome(sql: str, lastrowid: int | None, rowcount: int) -> int:
+def _execute(raw: sqlite3.Connection, sql: str, params: Params) -> int:
+    cur = raw.execute(sql, params)
     if sql.lstrip()[:6].upper() == "INSERT":
-        return int(lastrowid or 0)
-    return int(rowcount)
+        return int(cur.lastrowid or 0)
+    return int(cur.rowcount)
+
+
+def _rollback_if_open(raw: sqlite3.Connection) -> None:
+    """Roll back whatever transaction is open."""
+    if raw.in_transaction:
+        raw.execute("ROLLBACK")
 
 
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: _Writer | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -155,11 +210,11 @@ class Database:
     async def open(self, *, check_integrity: bool = True) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._writer = await self._connect(readonly=False)
+            self._writer = writer = _Writer(await self._connect(readonly=False))
             # Fetched, so the statement is finished and holds no lock on a file it converts.
-            await self._writer.execute_fetchall("PRAGMA journal_mode=WAL")
+            await writer.run(lambda raw: raw.execute("PRAGMA journal_mode=WAL").fetchall())
             if check_integrity:
-                rows = await self._writer.execute_fetchall("PRAGMA integrity_check")
+                rows = await writer.run(lambda raw: raw.execute("PRAGMA integrity_check").fetchall())
                 verdict = [r[0] for r in rows]
                 if verdict != ["ok"]:
                     raise StorageError(
@@ -176,7 +231,10 @@ class Database:
             raise
 
     async def _connect(self, *, readonly: bool) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        # The writer is used from the event loop too (``Tx.inline``), never concurrently.
+        conn = await aiosqlite.connect(
+            str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=readonly
+        )
         conn.row_factory = sqlite3.Row
         pragmas = [
             f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
@@ -197,7 +255,7 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
+        for conn in (self._reader, self._writer.conn if self._writer else None):
             if conn is not None:
                 try:
                     await conn.close()
@@ -224,24 +282,20 @@ class Database:
                 # ``_begun`` cannot know about yet; it must not stay open (it would hold
                 # SQLite's write lock and refuse every later transaction).
                 try:
-                    await writer._execute(_rollback_if_open, writer)
+                    await writer.run(_rollback_if_open)
                 except sqlite3.Error:
                     log.exception("rollback failed")
                 raise
             if tx._begun:
                 try:
-                    await writer.execute("COMMIT")
+                    await writer.run(lambda raw: raw.execute("COMMIT"))
                 except sqlite3.Error as exc:
-                    await writer._execute(_rollback_if_open, writer)  # SQLite may have already
+                    await writer.run(_rollback_if_open)  # unless SQLite has already
                     raise StorageError(f"commit failed: {exc}") from exc
         for callback in tx._after_commit:
             result = callback()
             if asyncio.iscoroutine(result):
                 await result
-
-    async def raw_writer(self) -> aiosqlite.Connection:
-        """The writer connection, for backup/restore plumbing only."""
-        return self._require(self._writer)
 
     @property
     def write_lock(self) -> asyncio.Lock:
@@ -269,7 +323,7 @@ class Database:
             return False
 
     @staticmethod
-    def _require(conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+    def _require(conn: C | None) -> C:
         if conn is None:
             raise StorageError("database is not open")
         return conn

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 
 import aiosqlite
 import pytest
 
-from wgpilot.storage.db import Database, Tx
+from wgpilot.storage.db import BUSY_TIMEOUT_MS, Database, Tx
 
 
 class Hops:
@@ -29,23 +31,84 @@ async def _add(tx: Tx, name: str) -> int:
     )
 
 
-async def test_inline_runs_a_whole_step_in_one_hop(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def step(tx: Tx) -> list[str]:
-        first = await _add(tx, "alice")
-        await tx.executemany(
-            "INSERT INTO users (username, password_hash, created_at, updated_at) VALUES (?, 'x', 0, 0)",
-            [("bob",), ("carol",)],
-        )
-        assert await tx.fetchval("SELECT id FROM users WHERE username = 'alice'") == first  # own writes
-        return [r[0] for r in await tx.fetchall("SELECT username FROM users ORDER BY username")]
+async def _users(db: Database) -> list[str]:
+    return [r[0] for r in await db.fetchall("SELECT username FROM users ORDER BY username")]
 
+
+async def _step(tx: Tx) -> tuple[list[str], int]:
+    first = await _add(tx, "alice")
+    await tx.executemany(
+        "INSERT INTO users (username, password_hash, created_at, updated_at) VALUES (?, 'x', 0, 0)",
+        [("bob",), ("carol",)],
+    )
+    assert await tx.fetchval("SELECT id FROM users WHERE username = 'alice'") == first  # own writes
+    names = [r[0] for r in await tx.fetchall("SELECT username FROM users ORDER BY username")]
+    return names, threading.get_ident()
+
+
+async def test_inline_on_an_idle_writer_runs_on_the_loop_without_a_hop(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hops = Hops(monkeypatch)
     async with db.transaction() as tx:
-        seen = await tx.inline(step)
-        assert hops.count == 1  # BEGIN IMMEDIATE and five statements: one trip
+        seen, thread = await tx.inline(_step)
+        assert hops.count == 0  # BEGIN IMMEDIATE and five statements, right here
+        await _add(tx, "dave")  # the transaction goes on as usual afterwards
+    assert thread == threading.get_ident()
     assert seen == ["alice", "bob", "carol"]
-    assert hops.count == 2  # + COMMIT
-    assert [r[0] for r in await db.fetchall("SELECT username FROM users ORDER BY username")] == seen
+    assert hops.count == 2  # the INSERT, then COMMIT
+    assert await _users(db) == ["alice", "bob", "carol", "dave"]
+
+
+async def test_inline_behind_queued_work_runs_on_the_database_thread_in_one_hop(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Work still queued on the database thread (here a slow call) comes first: the
+    step goes behind it, in order, instead of using the connection at the same time."""
+    writer = db._require(db._writer)
+    busy = asyncio.ensure_future(writer.run(lambda raw: time.sleep(0.2)))
+    await asyncio.sleep(0)
+    hops = Hops(monkeypatch)
+    async with db.transaction() as tx:
+        seen, thread = await tx.inline(_step)
+        assert hops.count == 1
+    await busy
+    assert thread != threading.get_ident()
+    assert seen == ["alice", "bob", "carol"]
+    assert await _users(db) == seen
+
+
+async def test_inline_never_blocks_the_loop_on_another_process_s_write_lock(db: Database) -> None:
+    """Another connection (the CLI, say) holds SQLite's write lock: the step waits on
+    the database thread under the busy timeout, while the event loop keeps serving."""
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.ensure_future(heartbeat())
+
+    async def write() -> tuple[list[str], int]:
+        async with db.transaction() as tx:
+            return await tx.inline(_step)
+
+    task = asyncio.ensure_future(write())
+    await asyncio.sleep(0.3)
+    assert not task.done() and ticks >= 10  # waiting, and the loop was never held
+    other.execute("ROLLBACK")
+    other.close()
+    seen, thread = await asyncio.wait_for(task, 5)
+    beat.cancel()
+    assert thread != threading.get_ident()
+    assert seen == ["alice", "bob", "carol"]
+    assert await db.fetchval("PRAGMA busy_timeout") == BUSY_TIMEOUT_MS  # the reader's
+    writer = db._require(db._writer)
+    assert (await writer.run(lambda raw: raw.execute("PRAGMA busy_timeout").fetchone()))[0] == BUSY_TIMEOUT_MS
 
 
 async def test_a_step_that_awaits_anything_else_is_refused_and_rolled_back(db: Database) -> None:
@@ -98,8 +161,8 @@ async def test_transactions_stay_serialised_with_inline_steps(db: Database) -> N
 async def test_a_cancelled_transaction_never_stays_open(db: Database, how: str) -> None:
     """Cancelled while its BEGIN and first statement still wait in the database
     thread's queue: they run after the cancellation, and must be rolled back then."""
-    writer = await db.raw_writer()
-    busy = asyncio.ensure_future(writer._execute(time.sleep, 0.3))  # the thread is busy
+    writer = db._require(db._writer)
+    busy = asyncio.ensure_future(writer.run(lambda raw: time.sleep(0.3)))  # the thread is busy
     await asyncio.sleep(0.05)
 
     async def write() -> None:
