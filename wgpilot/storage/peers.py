@@ -101,6 +101,31 @@ def _row(r: sqlite3.Row) -> Peer:
     )
 
 
+def _inserted(peer_id: int, r: NewPeerRow) -> Peer:
+    """The peer a NewPeerRow became, as ``_row`` would read it back."""
+    return Peer(
+        id=peer_id,
+        network_id=r.network_id,
+        name=r.name,
+        email=r.email,
+        public_key=r.public_key,
+        address=_v4(r.address),
+        address6=_v6(r.address6) if r.address6 else None,
+        allowed_ips=tuple(r.allowed_ips),
+        client_allowed_ips=tuple(r.client_allowed_ips),
+        endpoint=r.endpoint,
+        persistent_keepalive=r.persistent_keepalive,
+        role=r.role,
+        site_networks=tuple(r.site_networks),
+        enabled=bool(r.enabled),
+        expires_at=r.expires_at,
+        created_at=r.now,
+        updated_at=r.now,
+        has_private_key=r.private_key is not None,
+        has_preshared_key=r.preshared_key is not None,
+    )
+
+
 @dataclass(frozen=True)
 class NewPeerRow:
     """One peer to insert, with its secrets in clear (encrypted on the way in)."""
@@ -422,12 +447,13 @@ class PeerRepo:
             "INSERT INTO peers (network_id, name, email, private_key, public_key, preshared_key,"
             " ip_index, address, address6, allowed_ips, client_allowed_ips, endpoint,"
             " persistent_keepalive, role, site_networks, enabled, expires_at, created_at,"
-            f" updated_at) VALUES {values} RETURNING {_COLUMNS}",
+            f" updated_at) VALUES {values} RETURNING id, network_id, public_key",
             params,
         )
-        # RETURNING promises no order; a public key is unique within its network.
-        by_key = {(p.network_id, p.public_key): p for p in map(_row, returned)}
-        return [by_key[(r.network_id, r.public_key)] for r in rows]
+        # RETURNING promises no order; a public key is unique within its network. The
+        # rest is what was just written: no need to read it back and parse it again.
+        ids = {(r[1], r[2]): r[0] for r in returned}
+        return [_inserted(ids[(r.network_id, r.public_key)], r) for r in rows]
 
     async def update(self, tx: Tx, peer_id: int, changes: dict[str, Any]) -> None:
         changes = dict(changes)

@@ -8,7 +8,14 @@ from typing import Any
 
 
 def dump_list(values: Iterable[str]) -> str:
-    return json.dumps(list(values), separators=(",", ":"))
+    items = list(values)
+    if not items:
+        return "[]"
+    # Fast path, the mirror of load_list's: printable ASCII without quote or backslash
+    # is written by JSON exactly as it is (CIDRs always are).
+    if all(v.isascii() and v.isprintable() and '"' not in v and "\\" not in v for v in items):
+        return '["' + '","'.join(items) + '"]'
+    return json.dumps(items, separators=(",", ":"))
 
 
 def load_list(text: str | None) -> tuple[str, ...]:
