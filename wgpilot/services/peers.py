@@ -317,10 +317,10 @@ class PeerService:
         entries, one kernel update per network, one commit. A job that fails its
         checks is that job's error only (nothing of it was written).
 
-        All the checking and writing is one hop to the database thread
-        (``Tx.inline``); then the kernel, then the commit. Under load each hop waits
-        its turn behind every other request on the event loop, so hops, not SQL, are
-        what a batch costs."""
+        All the checking and writing is one ``Tx.inline`` step (on the loop when the
+        writer is free, else one hop to the database thread); then the kernel, then
+        the commit. Under load each hop waits its turn behind every other request on
+        the event loop, so hops, not SQL, are what a batch costs."""
         out: list[Peer | BaseException | None] = [None] * len(jobs)
         async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
             batch = _Batch()
@@ -349,7 +349,7 @@ class PeerService:
     ) -> list[Peer]:
         """Check and stage every job, then insert the staged ones and their audit
         entries; returns the inserted peers in ``batch.staged`` order. Database work
-        only: it runs on the database thread."""
+        only: it runs as a ``Tx.inline`` step."""
         for i, job in enumerate(jobs):
             try:
                 net = await self._batch_network(tx, batch, job.network_ref, jobs)

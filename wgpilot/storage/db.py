@@ -47,13 +47,22 @@ class _Writer:
         self.conn = conn
         self._queued = 0  # written on the event-loop thread only
         self._finished = 0  # written on the database thread only
+        self._closed = False
 
     @property
     def raw(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StorageError("database is not open")
         return self.conn._conn
 
     def idle(self) -> bool:
-        return self._queued == self._finished
+        return self._queued == self._finished and not self._closed
+
+    async def close(self) -> None:
+        """Closed for every caller from now on, even while the close is still running on
+        the database thread: no step may start on the loop meanwhile."""
+        self._closed = True
+        await self.conn.close()
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(connection)`` on the database thread: one hop."""
@@ -82,11 +91,20 @@ class Tx:
 
     def _begin_with(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
         if self._begun:
-            return fn
+
+            def checked(raw: sqlite3.Connection) -> T:
+                _still_open(raw)
+                return fn(raw)
+
+            return checked
         self._begun = True  # asked for: the commit or the rollback takes care of it
 
         def begin_then(raw: sqlite3.Connection) -> T:
-            raw.execute("BEGIN IMMEDIATE")
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._begun = False  # nothing to commit: no statement may run as if inside
+                raise
             return fn(raw)
 
         return begin_then
@@ -137,6 +155,7 @@ class Tx:
         """On the loop: true when this transaction holds SQLite's write lock, taking it
         now if nobody else has it; never waits for it."""
         if self._begun:
+            _still_open(raw)
             return True
         if raw.in_transaction:  # not ours: let the database thread's queue sort it out
             return False
@@ -191,6 +210,18 @@ def _execute(raw: sqlite3.Connection, sql: str, params: Params) -> int:
     if sql.lstrip()[:6].upper() == "INSERT":
         return int(cur.lastrowid or 0)
     return int(cur.rowcount)
+
+
+def _still_open(raw: sqlite3.Connection) -> None:
+    """A begun transaction SQLite has not rolled back on its own (it does on some I/O
+    errors): otherwise statements would go on in autocommit mode, one by one."""
+    if not raw.in_transaction:
+        raise StorageError("the transaction was rolled back by SQLite; nothing of it was saved")
+
+
+def _commit(raw: sqlite3.Connection) -> None:
+    _still_open(raw)
+    raw.execute("COMMIT")
 
 
 def _rollback_if_open(raw: sqlite3.Connection) -> None:
@@ -255,7 +286,7 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer.conn if self._writer else None):
+        for conn in (self._reader, self._writer):
             if conn is not None:
                 try:
                     await conn.close()
@@ -271,8 +302,9 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
-        writer = self._require(self._writer)
         async with self._lock:
+            # Taken under the lock: a restore replaces the writer while others wait here.
+            writer = self._require(self._writer)
             tx = Tx(writer)
             try:
                 yield tx
@@ -288,7 +320,10 @@ class Database:
                 raise
             if tx._begun:
                 try:
-                    await writer.run(lambda raw: raw.execute("COMMIT"))
+                    await writer.run(_commit)
+                except StorageError:
+                    await writer.run(_rollback_if_open)
+                    raise
                 except sqlite3.Error as exc:
                     await writer.run(_rollback_if_open)  # unless SQLite has already
                     raise StorageError(f"commit failed: {exc}") from exc

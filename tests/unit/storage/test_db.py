@@ -8,6 +8,7 @@ import time
 import aiosqlite
 import pytest
 
+from wgpilot.domain.errors import StorageError
 from wgpilot.storage.db import BUSY_TIMEOUT_MS, Database, Tx
 
 
@@ -182,3 +183,33 @@ async def test_a_cancelled_transaction_never_stays_open(db: Database, how: str) 
         await _add(tx, "alive")
     assert [r[0] for r in await db.fetchall("SELECT username FROM users")] == ["alive"]
     assert await db.ping()
+
+
+@pytest.mark.parametrize("then", ["execute", "inline", "commit"])
+async def test_a_transaction_sqlite_rolled_back_itself_saves_nothing_more(db: Database, then: str) -> None:
+    """SQLite rolls a transaction back on its own after some I/O errors (simulated
+    here): what the caller does next must fail, not run in autocommit mode."""
+    writer = db._require(db._writer)
+    with pytest.raises(StorageError, match="rolled back by SQLite"):
+        async with db.transaction() as tx:
+            await _add(tx, "alice")
+            await writer.run(lambda raw: raw.execute("ROLLBACK"))
+            if then == "execute":
+                await _add(tx, "bob")
+            elif then == "inline":
+                await tx.inline(lambda t: _add(t, "bob"))
+    assert await _users(db) == []
+    async with db.transaction() as tx:  # the writer is usable again
+        await _add(tx, "carol")
+    assert await _users(db) == ["carol"]
+
+
+async def test_a_closing_writer_takes_no_more_work(db: Database) -> None:
+    writer = db._require(db._writer)
+    closing = asyncio.ensure_future(writer.close())
+    await asyncio.sleep(0)  # the close has started, and waits for the database thread
+    assert not writer.idle()  # no step may start on the loop, even before the close has run
+    with pytest.raises(StorageError, match="not open"):
+        async with db.transaction() as tx:
+            await tx.inline(lambda t: _add(t, "ghost"))
+    await closing
