@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from wgpilot.domain.errors import AuthError, ValidationError
 from wgpilot.domain.models import Actor, User
@@ -122,8 +123,34 @@ class UnsupportedMedia(Exception):
     pass
 
 
-def endpoint(op: Op) -> Callable[[Request], Awaitable[Response]]:
-    async def run(request: Request) -> Response:
+class Json(JSONResponse):
+    """Starlette's JSONResponse, byte for byte, with one encoder for every response
+    (``json.dumps`` with non-default options builds a new encoder per call)."""
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content).encode("utf-8")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+class Endpoint:
+    """One operation as an ASGI app. Starlette's Route calls it directly (no
+    per-route wrapper); an error raised here reaches the app's exception handlers
+    in errors.py exactly as from a plain endpoint function."""
+
+    def __init__(self, op: Op) -> None:
+        self.op = op
+        self.__name__ = op.operation_id
+        # Read by the metrics middleware: the template as OpenAPI writes it, no convertors.
+        self.route_path = re.sub(r"\{(\w+):\w+\}", r"{\1}", op.path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.run(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    async def run(self, request: Request) -> Response:
+        op = self.op
         state: WebState = request.app.state.wgpilot
         if op.precheck is not None:
             await op.precheck(state)
@@ -161,12 +188,7 @@ def endpoint(op: Op) -> Callable[[Request], Awaitable[Response]]:
             return result
         if result is None:
             return Response(status_code=204)
-        return JSONResponse(result, status_code=op.status)
-
-    run.__name__ = op.operation_id
-    # Read by the metrics middleware: the template as OpenAPI writes it, no convertors.
-    run.route_path = re.sub(r"\{(\w+):\w+\}", r"{\1}", op.path)  # type: ignore[attr-defined]
-    return run
+        return Json(result, status_code=op.status)
 
 
 def body_limits(ops: list[Op]) -> Callable[[str], int]:

@@ -13,8 +13,9 @@ from starlette.middleware import Middleware
 from wgpilot.domain.errors import WgpilotError
 from wgpilot.web import errors, routes
 from wgpilot.web.api import body_limits
+from wgpilot.web.dispatch import IndexedRouter
 from wgpilot.web.hosts import HostPolicy
-from wgpilot.web.middleware import Guard, Headers, Observe
+from wgpilot.web.middleware import Edge
 from wgpilot.web.state import WebState
 from wgpilot.web.static import StaticUI
 
@@ -35,11 +36,7 @@ def create_app(state: WebState, *, static: StaticUI | None = None, record: Any =
     limits = body_limits(routes.OPERATIONS)
     app = Starlette(
         routes=routes.build(static),
-        middleware=[
-            Middleware(Observe, record=record),
-            Middleware(Guard, allowed_hosts=hosts, body_limit=limits),
-            Middleware(Headers),
-        ],
+        middleware=[Middleware(Edge, allowed_hosts=hosts, body_limit=limits, record=record)],
         exception_handlers={
             WgpilotError: errors.domain_handler,
             HTTPException: errors.http_handler,
@@ -47,6 +44,8 @@ def create_app(state: WebState, *, static: StaticUI | None = None, record: Any =
         },
         lifespan=lifespan,
     )
+    # Same routes, same order; the lookup takes one regex match (see dispatch.py).
+    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     app.state.wgpilot = state
     app.state.hosts = hosts
     return app

@@ -1,13 +1,17 @@
-"""Pure-ASGI middleware, outermost first:
+"""The one pure-ASGI middleware in front of the router (``Edge``), in this order:
 
-    Guard      Host allow-list (DNS rebinding), same-origin check on state-changing
+    observe    access log line and request metrics by route template, for every
+               request including those refused below
+    guard      Host allow-list (DNS rebinding), same-origin check on state-changing
                requests (CSRF), request body size limit
-    Headers    CSP, HSTS, nosniff, frame-ancestors, Referrer-Policy; no-store on
+    headers    CSP, HSTS, nosniff, frame-ancestors, Referrer-Policy; no-store on
                everything that is not a static asset
-    Observe    access log line and request metrics by route template
+
+One layer rather than three: every layer is another coroutine and another ``send``
+wrapper on every request, and the three always run together.
 
 Requests arriving on the local control socket (``scope["wgpilot.local"]``) skip the
-browser protections: they are authenticated by the socket's file permissions.
+guard: they are authenticated by the socket's file permissions.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 ]
+SECURITY_NAMES = frozenset(k for k, _ in SECURITY_HEADERS)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -48,22 +53,11 @@ async def _reject(send: Send, status: int, code: str, message: str) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                *SECURITY_HEADERS,
-            ],
+            # Edge's send adds the security headers and no-store.
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for k, v in scope.get("headers", []):
-        if k == name:
-            return v.decode("latin-1")
-    return None
 
 
 def split_host(value: str) -> str:
@@ -76,47 +70,93 @@ def split_host(value: str) -> str:
     return value
 
 
-class Guard:
+class Edge:
     def __init__(
         self,
         app: ASGIApp,
         allowed_hosts: Callable[[], tuple[set[str], bool]],
         body_limit: Callable[[str], int],
+        record: Callable[[str, str, int, float], None] | None = None,
     ) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts  # → (names, any_ip_literal_allowed)
         self.body_limit = body_limit
+        self.record = record
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("wgpilot.local"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host_header = _header(scope, b"host")
+        start = time.perf_counter()
+        status = 500
+        static_asset = scope["path"].startswith("/assets/")
+
+        async def send_out(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                present = {k.lower() for k, _ in headers}
+                if present.isdisjoint(SECURITY_NAMES):
+                    headers += SECURITY_HEADERS
+                else:
+                    headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if not static_asset and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if scope.get("wgpilot.local"):
+                await self.app(scope, receive, send_out)
+            else:
+                await self.guarded(scope, receive, send_out)
+        finally:
+            elapsed = time.perf_counter() - start
+            template = route_template(scope)
+            if self.record is not None:
+                self.record(scope["method"], template, status, elapsed)
+            client: Any = scope.get("client")
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": template,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 1),
+                    "ip": "local" if scope.get("wgpilot.local") else (client[0] if client else None),
+                },
+            )
+
+    async def guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host_header = origin = referer = length = None
+        for k, v in scope["headers"]:  # one pass for the four headers the guard reads
+            if k == b"host":
+                host_header = host_header if host_header is not None else v.decode("latin-1")
+            elif k == b"origin":
+                origin = origin if origin is not None else v.decode("latin-1")
+            elif k == b"referer":
+                referer = referer if referer is not None else v.decode("latin-1")
+            elif k == b"content-length":
+                length = length if length is not None else v.decode("latin-1")
         host = split_host(host_header or "")
         names, any_ip = self.allowed_hosts()
-        if host not in names:
-            try:
-                ipaddress.ip_address(host)
-                is_ip = True
-            except ValueError:
-                is_ip = False
-            if not (is_ip and any_ip):
-                await _reject(
-                    send,
-                    421,
-                    "HOST_NOT_ALLOWED",
-                    f"this server does not answer to {host or 'an empty Host header'!r}",
-                )
-                return
+        if host not in names and not (any_ip and _is_ip(host)):
+            await _reject(
+                send,
+                421,
+                "HOST_NOT_ALLOWED",
+                f"this server does not answer to {host or 'an empty Host header'!r}",
+            )
+            return
         if scope["method"] in UNSAFE_METHODS:
-            origin = _header(scope, b"origin") or _header(scope, b"referer")
+            origin = origin or referer
             if not origin or not _same_origin(origin, host_header or ""):
                 await _reject(
                     send, 403, "CROSS_ORIGIN", "cross-origin or origin-less state-changing request refused"
                 )
                 return
         limit = self.body_limit(scope["path"])
-        length = _header(scope, b"content-length")
         if length is not None:
             if not length.isdigit():
                 await _reject(send, 400, "BAD_REQUEST", "invalid Content-Length")
@@ -124,6 +164,9 @@ class Guard:
             if int(length) > limit:
                 await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes")
                 return
+            # The server frames the body by Content-Length: it cannot grow past it.
+            await self.app(scope, receive, send)
+            return
         seen = 0
 
         async def limited() -> Message:
@@ -139,6 +182,28 @@ class Guard:
             await self.app(scope, limited, send)
         except BodyTooLarge:
             await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (bounded metric labels), never the raw path."""
+    # The router put the matched endpoint into the scope; ours carry their template.
+    known = getattr(scope.get("endpoint"), "route_path", None)
+    if known is not None:
+        return str(known)
+    router = scope.get("router") or getattr(scope.get("app"), "router", None)
+    for route in getattr(router, "routes", []):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", scope["path"]))
+    return "/api/*" if scope["path"].startswith("/api/") else "static"
 
 
 class BodyTooLarge(Exception):
@@ -161,78 +226,3 @@ def _same_origin(origin: str, host_header: str) -> bool:
         return False
     netloc = origin[len("https://") :].split("/", 1)[0]
     return _host_port(netloc) == _host_port(host_header)
-
-
-class Headers:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        static_asset = scope["path"].startswith("/assets/")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                if not static_asset and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class Observe:
-    """Access log and request metrics, keyed by the route template (bounded labels)."""
-
-    def __init__(self, app: ASGIApp, record: Callable[[str, str, int, float], None] | None = None) -> None:
-        self.app = app
-        self.record = record
-
-    def template(self, scope: Scope) -> str:
-        # The router put the matched endpoint into the scope; ours carry their template.
-        known = getattr(scope.get("endpoint"), "route_path", None)
-        if known is not None:
-            return str(known)
-        router = scope.get("router") or getattr(scope.get("app"), "router", None)
-        for route in getattr(router, "routes", []):
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return str(getattr(route, "path", scope["path"]))
-        return "/api/*" if scope["path"].startswith("/api/") else "static"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            elapsed = time.perf_counter() - start
-            template = self.template(scope)
-            if self.record is not None:
-                self.record(scope["method"], template, status, elapsed)
-            client: Any = scope.get("client")
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": template,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 1),
-                    "ip": "local" if scope.get("wgpilot.local") else (client[0] if client else None),
-                },
-            )

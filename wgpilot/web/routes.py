@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from wgpilot.web import api_auth, api_bridges, api_monitor, api_networks, api_setup, api_system
-from wgpilot.web.api import Op, endpoint
+from wgpilot.web.api import Endpoint, Op
 from wgpilot.web.openapi import document
 from wgpilot.web.static import StaticUI
 
@@ -35,7 +35,7 @@ def build(static: StaticUI | None = None) -> list[BaseRoute]:
         return JSONResponse(spec)
 
     routes: list[BaseRoute] = [
-        Route(op.path, endpoint(op), methods=[op.method], name=op.operation_id) for op in OPERATIONS
+        Route(op.path, Endpoint(op), methods=[op.method], name=op.operation_id) for op in OPERATIONS
     ]
     routes.append(Route("/api/openapi.json", openapi, methods=["GET"], name="openapi"))
     files = static or StaticUI()
