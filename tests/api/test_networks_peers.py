@@ -59,6 +59,22 @@ async def test_network_errors_name_fields(client) -> None:
     assert (await client.get("/api/networks")).json()["total"] == 1
 
 
+async def test_bodies_without_content_length_are_read_whole_and_limited(client) -> None:
+    # Chunked: no Content-Length, so the body arrives in pieces and the limit is
+    # counted as it comes.
+    async def pieces(parts: list[bytes]):  # type: ignore[no-untyped-def]
+        for part in parts:
+            yield part
+
+    body = [b'{"name": "chunk', b'ed", "subnet": "10.', b'77.0.0/24"}']
+    r = await client.post("/api/networks", content=pieces(body), headers={"content-type": "application/json"})
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 201 and r.json()["name"] == "chunked"
+    big = [b"x" * (1 << 19)] * 3
+    r = await client.post("/api/networks", content=pieces(big), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
 async def test_malformed_requests(client) -> None:
     r = await client.post("/api/networks", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_JSON"

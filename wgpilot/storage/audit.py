@@ -26,6 +26,10 @@ def _row(r: sqlite3.Row) -> AuditEntry:
     )
 
 
+# One encoder for every entry: json.dumps with options builds a new one per call.
+_DETAIL = json.JSONEncoder(separators=(",", ":"), default=str, sort_keys=True)
+
+
 class AuditRepo:
     async def record(
         self, tx: Tx, actor: Actor, action: str, resource: str, detail: dict[str, Any], now: int
@@ -46,7 +50,7 @@ class AuditRepo:
                     actor.username,
                     action,
                     resource,
-                    json.dumps(detail, separators=(",", ":"), default=str, sort_keys=True),
+                    _DETAIL.encode(detail),
                     actor.ip_address,
                 )
                 for actor, action, resource, detail, now in entries

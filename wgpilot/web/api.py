@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request, cookie_parser
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -91,17 +91,35 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def current_user(request: Request, state: WebState) -> User | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    return await state.auth.authenticate(token)
+def _scan(scope: Scope) -> tuple[str | None, str]:
+    """The Cookie header and the media type, read in one pass over the raw headers
+    (first of each, as ``request.headers.get`` would) without building Headers."""
+    cookie: str | None = None
+    ctype: str | None = None
+    for k, v in scope["headers"]:
+        if k == b"cookie":
+            if cookie is None:
+                cookie = v.decode("latin-1")
+        elif k == b"content-type" and ctype is None:
+            ctype = v.decode("latin-1")
+    return cookie, (ctype or "").split(";")[0].strip().lower()
 
 
-async def _json_body(request: Request, op: Op) -> dict[str, Any]:
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body, as ``Request.body()`` reads it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+
+def _json_body(raw: bytes, ctype: str, op: Op) -> dict[str, Any]:
     assert op.body is not None
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
     if ctype != "application/json":
         raise UnsupportedMedia("send the body as application/json")
     try:
@@ -151,30 +169,30 @@ class Endpoint:
 
     async def run(self, request: Request) -> Response:
         op = self.op
-        state: WebState = request.app.state.wgpilot
+        scope = request.scope
+        state: WebState = scope["app"].state.wgpilot
         if op.precheck is not None:
             await op.precheck(state)
+        cookie, ctype = _scan(scope)
         user: User | None = None
-        local = bool(request.scope.get("wgpilot.local"))
+        local = bool(scope.get("wgpilot.local"))
         if local:
             actor = Actor(None, "cli", "local")
         else:
-            user = await current_user(request, state)
-            actor = (
-                Actor(user.id, user.username, client_ip(request))
-                if user
-                else Actor(None, "anonymous", client_ip(request))
-            )
+            token = cookie_parser(cookie).get(SESSION_COOKIE) if cookie else None
+            user = await state.auth.authenticate(token) if token else None
+            client = scope.get("client")
+            ip = client[0] if client else None
+            actor = Actor(user.id, user.username, ip) if user else Actor(None, "anonymous", ip)
         if op.auth == "session" and user is None and not local:
             raise AuthError("log in first", code="UNAUTHORIZED")
-        query = op.query.parse(request.query_params if request.scope["query_string"] else {})
+        query = op.query.parse(request.query_params if scope["query_string"] else {})
         body: dict[str, Any] = {}
         raw = b""
         try:
             if op.body is not None:
-                body = await _json_body(request, op)
+                body = _json_body(await _read_body(request.receive), ctype, op)
             elif op.raw_body is not None:
-                ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
                 if ctype != op.raw_body:
                     raise UnsupportedMedia(f"send the body as {op.raw_body}")
                 raw = await request.body()
@@ -182,7 +200,7 @@ class Endpoint:
             from wgpilot.web.errors import error_response
 
             return error_response(415, "UNSUPPORTED_MEDIA_TYPE", str(exc))
-        api = ApiRequest(request, state, body, query, dict(request.path_params), user, actor, raw)
+        api = ApiRequest(request, state, body, query, dict(scope["path_params"]), user, actor, raw)
         result = await op.handler(api)
         if isinstance(result, Response):
             return result

@@ -16,6 +16,7 @@ guard: they are authenticated by the socket's file permissions.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -60,6 +61,7 @@ async def _reject(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few Host and Origin values
 def split_host(value: str) -> str:
     """Host header → host name or IP, without port and brackets, lower case."""
     value = value.strip().lower()
@@ -103,7 +105,7 @@ class Edge:
                     headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 if not static_asset and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
+                message["headers"] = headers  # in place, as Starlette's own middleware does
             await send(message)
 
         try:
@@ -113,20 +115,22 @@ class Edge:
                 await self.guarded(scope, receive, send_out)
         finally:
             elapsed = time.perf_counter() - start
-            template = route_template(scope)
+            logged = log.isEnabledFor(logging.INFO)  # the record is built only when written
+            template = route_template(scope) if logged or self.record is not None else ""
             if self.record is not None:
                 self.record(scope["method"], template, status, elapsed)
-            client: Any = scope.get("client")
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": template,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 1),
-                    "ip": "local" if scope.get("wgpilot.local") else (client[0] if client else None),
-                },
-            )
+            if logged:
+                client: Any = scope.get("client")
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": template,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 1),
+                        "ip": "local" if scope.get("wgpilot.local") else (client[0] if client else None),
+                    },
+                )
 
     async def guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         host_header = origin = referer = length = None
@@ -219,6 +223,7 @@ def _host_port(netloc: str) -> tuple[str, str]:
     return host, port if sep else "443"
 
 
+@functools.lru_cache(maxsize=256)
 def _same_origin(origin: str, host_header: str) -> bool:
     """Origin (or Referer) is https:// and names exactly the host and port we were asked as."""
     origin = origin.strip().lower()
