@@ -16,7 +16,6 @@ guard: they are authenticated by the socket's file permissions.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 import logging
@@ -61,7 +60,6 @@ async def _reject(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@functools.lru_cache(maxsize=256)  # clients send the same few Host and Origin values
 def split_host(value: str) -> str:
     """Host header → host name or IP, without port and brackets, lower case."""
     value = value.strip().lower()
@@ -168,9 +166,6 @@ class Edge:
             if int(length) > limit:
                 await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes")
                 return
-            # The server frames the body by Content-Length: it cannot grow past it.
-            await self.app(scope, receive, send)
-            return
         seen = 0
 
         async def limited() -> Message:
@@ -223,7 +218,6 @@ def _host_port(netloc: str) -> tuple[str, str]:
     return host, port if sep else "443"
 
 
-@functools.lru_cache(maxsize=256)
 def _same_origin(origin: str, host_header: str) -> bool:
     """Origin (or Referer) is https:// and names exactly the host and port we were asked as."""
     origin = origin.strip().lower()
