@@ -57,7 +57,7 @@ class ApiRequest:
 
     @property
     def ip(self) -> str | None:
-        return client_ip(self.request)
+        return client_ip(self.request.scope)
 
 
 Handler = Callable[[ApiRequest], Awaitable[Any]]
@@ -85,10 +85,11 @@ class Op:
         return self.handler.__name__
 
 
-def client_ip(request: Request) -> str | None:
-    if request.scope.get("wgpilot.local"):
+def client_ip(scope: Scope) -> str | None:
+    if scope.get("wgpilot.local"):
         return "local"
-    return request.client.host if request.client else None
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 def _scan(scope: Scope) -> tuple[str | None, str]:
@@ -181,8 +182,7 @@ class Endpoint:
         else:
             token = cookie_parser(cookie).get(SESSION_COOKIE) if cookie else None
             user = await state.auth.authenticate(token) if token else None
-            client = scope.get("client")
-            ip = client[0] if client else None
+            ip = client_ip(scope)
             actor = Actor(user.id, user.username, ip) if user else Actor(None, "anonymous", ip)
         if op.auth == "session" and user is None and not local:
             raise AuthError("log in first", code="UNAUTHORIZED")
