@@ -35,17 +35,15 @@ def create_app(state: WebState, *, static: StaticUI | None = None, record: Any =
 
     limits = body_limits(routes.OPERATIONS)
     app = Starlette(
-        routes=routes.build(static),
         middleware=[Middleware(Edge, allowed_hosts=hosts, body_limit=limits, record=record)],
         exception_handlers={
             WgpilotError: errors.domain_handler,
             HTTPException: errors.http_handler,
             Exception: errors.unexpected_handler,
         },
-        lifespan=lifespan,
     )
-    # Same routes, same order; the lookup takes one regex match (see dispatch.py).
-    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
+    # Starlette's Router with a faster lookup (see dispatch.py); it owns routes and lifespan.
+    app.router = IndexedRouter(routes.build(static), lifespan=lifespan)
     app.state.wgpilot = state
     app.state.hosts = hosts
     return app
