@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from tests.api.conftest import PASSWORD
+from wgpilot.services.reconcile import Reconciler
+
 
 async def test_backup_then_restore_reconciles_the_kernel(client, state) -> None:
     r = await client.post("/api/system/backup")
@@ -92,3 +99,41 @@ async def test_an_older_backup_is_migrated_before_it_goes_live(client, state, tm
     assert page["total"] == 4
     r = await client.post("/api/networks/1/peers", json={"name": "after-restore"})
     assert r.status_code == 201 and r.json()["address"] == "10.8.0.6", r.text
+
+
+async def test_sessions_follow_the_restored_database_from_the_swap_on(
+    client, state, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the swap and the end of the restore (the kernel reconcile, seconds on a
+    big install) no session may be judged by the replaced database's users."""
+    archive = (await client.post("/api/system/backup")).content
+    r = await client.put(
+        "/api/auth/password", json={"current_password": PASSWORD, "new_password": "restored later"}
+    )
+    assert r.status_code == 204
+    assert (await client.get("/api/auth/me")).status_code == 200  # verified and cached with the new version
+
+    swapped, release = asyncio.Event(), asyncio.Event()
+    real = Reconciler.reconcile_all
+
+    async def held(self: Reconciler) -> object:
+        swapped.set()
+        await release.wait()
+        return await real(self)
+
+    monkeypatch.setattr(Reconciler, "reconcile_all", held)
+    restore = asyncio.create_task(
+        client.post(
+            "/api/system/restore", content=archive, headers={"content-type": "application/octet-stream"}
+        )
+    )
+    try:
+        await asyncio.wait_for(swapped.wait(), 10)
+        during = await client.get("/api/auth/me")
+    finally:
+        release.set()
+    assert (await restore).status_code == 200
+    # The restored database knows an older session version of the admin: the cookie
+    # issued by the password change is not valid in it, already during the restore.
+    assert during.status_code == 401, during.text
+    assert (await client.get("/api/auth/me")).status_code == 401

@@ -109,28 +109,36 @@ class AuthService:
         # Only tokens that verified are kept, so forged ones cannot crowd out real ones;
         # expiry and the session version are still checked on every request.
         self._verified: OrderedDict[str, tuple[int, int, object]] = OrderedDict()
+        # Bumped when the database is replaced: a value read before that (the read
+        # awaited, the swap happened meanwhile) is used once but never cached.
+        self._generation = 0
         ctx.listeners.append(lambda kind, _network: self._forget() if kind == "restore" else None)
 
     def _forget(self) -> None:
         """After a restore: the database may hold another signing secret and other users."""
+        self._generation += 1
         self._users.clear()
         self._verified.clear()
         self._secret = None
 
     # -- secrets and hashing -----------------------------------------------------------------
     async def secret(self) -> bytes:
-        if self._secret is None:
-            value = await self.ctx.settings.get_secret(self.ctx.db, "jwt_secret")
-            if value is None:
-                value = secrets.token_hex(32)  # 256 bits
-                async with self.ctx.db.transaction() as tx:
-                    existing = await self.ctx.settings.get_secret(tx, "jwt_secret")
-                    if existing is None:
-                        await self.ctx.settings.set(tx, "jwt_secret", value)
-                    else:
-                        value = existing
-            self._secret = bytes.fromhex(value)
-        return self._secret
+        if self._secret is not None:
+            return self._secret
+        generation = self._generation
+        value = await self.ctx.settings.get_secret(self.ctx.db, "jwt_secret")
+        if value is None:
+            value = secrets.token_hex(32)  # 256 bits
+            async with self.ctx.db.transaction() as tx:
+                existing = await self.ctx.settings.get_secret(tx, "jwt_secret")
+                if existing is None:
+                    await self.ctx.settings.set(tx, "jwt_secret", value)
+                else:
+                    value = existing
+        secret = bytes.fromhex(value)
+        if generation == self._generation:
+            self._secret = secret
+        return secret
 
     async def hash_password(self, password: str) -> str:
         salt = bcrypt.gensalt(rounds=self.bcrypt_cost)
@@ -169,6 +177,7 @@ class AuthService:
             return None
         claims = self._verified.get(token)
         if claims is None:
+            generation = self._generation
             try:
                 # Expiry is checked against the service clock (injectable), not PyJWT's.
                 decoded = jwt.decode(
@@ -184,9 +193,10 @@ class AuthService:
                 claims = (int(decoded["sub"]), int(decoded["exp"]), decoded["sv"])
             except (jwt.PyJWTError, ValueError, TypeError):
                 return None
-            self._verified[token] = claims
-            if len(self._verified) > VERIFIED_TOKENS:
-                self._verified.popitem(last=False)
+            if generation == self._generation:
+                self._verified[token] = claims
+                if len(self._verified) > VERIFIED_TOKENS:
+                    self._verified.popitem(last=False)
         user_id, expires, version = claims
         if expires <= self.ctx.now():
             return None
@@ -200,8 +210,9 @@ class AuthService:
         hit = self._users.get(user_id)
         if hit is not None and now - hit[0] < USER_CACHE_SECONDS:
             return hit[1]
+        generation = self._generation
         user = await self.ctx.users.get(self.ctx.db, user_id)
-        if user is not None:
+        if user is not None and generation == self._generation:
             self._users[user_id] = (now, user)
         return user
 

@@ -224,6 +224,10 @@ class BackupService:
                 finally:
                     await self.ctx.db.open()
                 self.ctx.rekey(Cipher(key))  # reached only when the swap succeeded
+                # At once, before the lock is released: sessions, users and cached
+                # counts are the restored database's from the next request on, not
+                # only once the kernel has been reconciled (seconds later).
+                self.ctx.changed("restore")
             await migrate.migrate(self.ctx.db)  # a no-op: the staged copy was migrated
         async with self.ctx.db.transaction() as tx:
             await self.ctx.audit.record(
@@ -235,7 +239,7 @@ class BackupService:
                 self.ctx.now(),
             )
         report = await Reconciler(self.ctx).reconcile_all()
-        self.ctx.changed("restore")
+        self.ctx.changed("networks")  # the kernel now matches the restored networks
         log.info(
             "restore complete", extra={"networks": networks, "peers": peers, "reconcile": report.actions}
         )

@@ -1,0 +1,89 @@
+"""AuthService caches (signing secret, verified tokens, users) across a restore."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from wgpilot.services.auth import AuthService
+from wgpilot.services.context import Context
+
+
+async def _admin(ctx: Context, auth: AuthService) -> int:
+    async with ctx.db.transaction() as tx:
+        return await ctx.users.insert(
+            tx,
+            username="admin",
+            password_hash=await auth.hash_password("long enough pw"),
+            role="admin",
+            now=0,
+        )
+
+
+async def _paused(
+    monkeypatch: pytest.MonkeyPatch, obj: Any, name: str
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make ``obj.name`` stop once, after its read, until released."""
+    read, release = asyncio.Event(), asyncio.Event()
+    real = getattr(obj, name)
+
+    async def paused(*args: Any, **kwargs: Any) -> Any:
+        value = await real(*args, **kwargs)
+        read.set()
+        await release.wait()
+        return value
+
+    monkeypatch.setattr(obj, name, paused)
+    return read, release
+
+
+async def test_a_user_read_before_a_restore_is_not_cached_after_it(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = AuthService(ctx, bcrypt_cost=4)
+    user_id = await _admin(ctx, auth)
+    read, release = await _paused(monkeypatch, ctx.users, "get")
+    pending = asyncio.create_task(auth._user(user_id))
+    await read.wait()
+    ctx.changed("restore")  # the database was replaced while the read was on its way
+    release.set()
+    assert (await pending) is not None  # this caller still gets what it read
+    assert auth._users == {}  # but nobody after it
+
+
+async def test_a_secret_read_before_a_restore_is_not_cached_after_it(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = AuthService(ctx, bcrypt_cost=4)
+    old = await auth.secret()
+    auth._forget()
+    read, release = await _paused(monkeypatch, ctx.settings, "get_secret")
+    pending = asyncio.create_task(auth.secret())
+    await read.wait()
+    ctx.changed("restore")
+    release.set()
+    assert await pending == old
+    assert auth._secret is None
+
+
+async def test_a_token_verified_before_a_restore_is_not_cached_after_it(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = AuthService(ctx, bcrypt_cost=4)
+    user_id = await _admin(ctx, auth)
+    user = await ctx.users.get(ctx.db, user_id)
+    assert user is not None
+    token = (await auth.issue(user)).token
+    auth._forget()  # the secret is read again by the next check
+    read, release = await _paused(monkeypatch, ctx.settings, "get_secret")
+    pending = asyncio.create_task(auth.authenticate(token))
+    await read.wait()
+    ctx.changed("restore")
+    release.set()
+    await pending
+    assert token not in auth._verified
+    monkeypatch.undo()
+    assert (await auth.authenticate(token)) is not None  # same database: still valid, now cached
+    assert token in auth._verified
