@@ -63,6 +63,18 @@ class FakeSysctl:
             self.values["ipv6"] = "1"
 
 
+@pytest.fixture(autouse=True)
+def conf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """wg-quick files are looked for in a directory of the test's own, never in the
+    host's /etc/wireguard (the setup status and the importer read it)."""
+    from wgpilot.services import importer
+
+    path = tmp_path / "etc-wireguard"
+    path.mkdir(exist_ok=True)
+    monkeypatch.setattr(importer, "CONF_DIR", path)
+    return path
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

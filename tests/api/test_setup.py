@@ -84,3 +84,39 @@ async def test_the_token_cannot_be_brute_forced(app, state, anon) -> None:
         r = await anon.post("/api/setup/admin", json={**ADMIN, "install_token": f"guess-{i:012d}"})
         codes.append(r.status_code)
     assert codes[:5] == [403] * 5 and codes[5:] == [429, 429]
+
+
+async def test_setup_imports_a_wg_quick_file(state, anon, conf_dir) -> None:
+    from wgpilot.domain import keys
+
+    token = await setup_state.issue_install_token(state.ctx)
+    assert (await anon.post("/api/setup/admin", json={**ADMIN, "install_token": token})).status_code == 201
+    server = keys.generate_keypair()[0]
+    peer = keys.generate_keypair()[1]
+    path = conf_dir / "wg0.conf"
+    path.write_text(
+        f"[Interface]\nPrivateKey = {server}\nAddress = 10.50.0.1/24\nListenPort = 51850\nDNS = 10.50.0.1\n"
+        f"PostDown = iptables -D FORWARD -i %i -j ACCEPT\n\n"
+        f"[Peer]\n# Name = <script>alert(1)</script> desk\nPublicKey = {peer}\nAllowedIPs = 10.50.0.9/32\n"
+    )
+    st = (await anon.get("/api/setup/status")).json()
+    assert st["existing_interfaces"] == [
+        {"name": "wg0", "peers": 1, "listen_port": 51850, "source": "file", "path": str(path)}
+    ]
+    for body, field in (
+        ({"files": [str(path.parent.parent / "wg0.conf")]}, "files[0]"),
+        ({"files": str(path)}, "files"),
+        ({"interfaces": ["wg0"]}, "interfaces[0]"),  # a file, not a running interface
+    ):
+        r = await anon.post("/api/setup/import", json=body)
+        assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == field, r.text
+    assert (await anon.get("/api/networks")).json()["items"] == []
+
+    r = await anon.post("/api/setup/import", json={"files": [str(path)]})
+    assert r.status_code == 201, r.text
+    (net,) = r.json()["networks"]
+    assert (net["interface"], net["subnet"], net["listen_port"]) == ("wg0", "10.50.0.0/24", 51850)
+    assert any("postdown is not imported" in w for w in r.json()["warnings"])
+    peers = (await anon.get(f"/api/networks/{net['id']}/peers")).json()["items"]
+    assert [(p["name"], p["address"]) for p in peers] == [("scriptalert(1)script desk", "10.50.0.9")]
+    assert (await anon.get("/api/setup/status")).json()["existing_interfaces"] == []

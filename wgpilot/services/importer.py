@@ -8,15 +8,17 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wgpilot.domain import allowed_ips, ipam, keys, validate
-from wgpilot.domain.errors import ValidationError, WgpilotError
+from wgpilot.domain.errors import ConflictError, ValidationError, WgpilotError
 from wgpilot.domain.models import DEFAULT_INTER_PEER, DEFAULT_NAT, Actor, Mode, Network, Role
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler, Report
+from wgpilot.storage.peers import NewPeerRow
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +146,10 @@ async def _from_kernel(ctx: Context, name: str, conf_dir: Path) -> ParsedInterfa
     return iface
 
 
-async def discover(ctx: Context, conf_dir: Path = CONF_DIR) -> list[dict[str, Any]]:
-    """Unmanaged WireGuard interfaces in the kernel and wg-quick files not yet imported."""
+async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Unmanaged WireGuard interfaces in the kernel and wg-quick files not yet imported
+    (``conf_dir``: CONF_DIR unless given)."""
+    conf_dir = CONF_DIR if conf_dir is None else conf_dir
     out: list[dict[str, Any]] = []
     ours = {n.interface for n in await ctx.networks.all(ctx.db)}
     seen: set[str] = set()
@@ -205,119 +209,287 @@ def _peer_name(raw: str | None, public_key: str, taken: set[str]) -> str:
     return name
 
 
+@dataclass
+class _PeerPlan:
+    public_key: str
+    preshared_key: str | None
+    address: ipaddress.IPv4Address
+    address6: ipaddress.IPv6Address | None
+    sites: tuple[str, ...]
+    endpoint: str | None
+    keepalive: int | None
+    name: str | None
+
+
+@dataclass
+class _Plan:
+    """An interface's values, each checked as the API checks it; what could not be
+    taken is a warning, never an exception out of the import."""
+
+    interface: str
+    private_key: str
+    subnet: ipaddress.IPv4Network
+    subnet6: ipaddress.IPv6Network | None
+    port: int
+    dns: tuple[str, ...]
+    mtu: int | None
+    mode: Mode
+    peers: list[_PeerPlan]
+
+
+def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
+    """Check everything an interface brings; None (with the reason in ``warnings``)
+    when the interface cannot be imported at all. A bad peer is skipped, a bad
+    optional value (DNS entry, MTU, keepalive, endpoint) dropped, each with a warning."""
+    label = iface.name
+    try:
+        validate.interface_name(iface.name)
+    except ValidationError:
+        warnings.append(f"{label!r}: not a valid interface name (1-15 letters, digits, _ = + . -); skipped")
+        return None
+    if not iface.private_key:
+        warnings.append(f"{label}: no private key; skipped")
+        return None
+    try:
+        private_key = keys.check_key(iface.private_key, "PrivateKey")
+    except ValidationError:
+        warnings.append(f"{label}: PrivateKey is not a WireGuard key; skipped")
+        return None
+    ifs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+    for a in iface.addresses:
+        try:
+            ifs.append(ipaddress.ip_interface(a))
+        except ValueError:
+            warnings.append(f"{label}: Address {a[:60]!r} is not an address with a prefix length; skipped")
+            return None
+    v4 = [i for i in ifs if isinstance(i, ipaddress.IPv4Interface)]
+    v6 = [i for i in ifs if isinstance(i, ipaddress.IPv6Interface)]
+    if not v4:
+        warnings.append(f"{label}: no IPv4 address; skipped")
+        return None
+    try:
+        subnet = validate.subnet(str(v4[0].network), "Address")
+        if v4[0].ip != ipam.server_address(subnet):
+            warnings.append(
+                f"{label}: its address {v4[0]} is not the first usable address of {subnet}; skipped"
+            )
+            return None
+        port = validate.port(iface.listen_port or 51820, "ListenPort")
+    except ValidationError as exc:
+        warnings.append(f"{label}: {exc.message}; skipped")
+        return None
+    subnet6: ipaddress.IPv6Network | None = None
+    if v6:
+        try:
+            subnet6 = validate.subnet6(str(v6[0].network), subnet, "Address")
+            if v6[0].ip != ipam.server_address6(subnet6):
+                subnet6 = None
+        except ValidationError as exc:
+            warnings.append(f"{label}: IPv6 address {v6[0]} not imported: {exc.message}")
+            subnet6 = None
+    dns: list[str] = []
+    for entry in iface.dns:
+        try:
+            dns.append(validate.dns_entry(entry, "DNS"))
+        except ValidationError:
+            warnings.append(f"{label}: DNS entry {entry[:60]!r} is not an address or domain; left out")
+    mtu = None
+    try:
+        mtu = validate.mtu(iface.mtu, "MTU")
+    except ValidationError as exc:
+        warnings.append(f"{label}: MTU {iface.mtu} left out: {exc.message}")
+    own: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [subnet] + ([subnet6] if subnet6 else [])
+    peers: list[_PeerPlan] = []
+    seen_keys: set[str] = {keys.public_key(private_key)}
+    seen_addresses: set[ipaddress.IPv4Address] = {ipam.server_address(subnet)}
+    seen6: set[ipaddress.IPv6Address] = {ipam.server_address6(subnet6)} if subnet6 else set()
+    for p in iface.peers:
+        peer = _peer_plan(label, p, subnet, subnet6, warnings)
+        if peer is None:
+            continue
+        if peer.public_key in seen_keys:
+            warnings.append(f"{label}: peer {p.public_key[:8]}… appears twice (or is the server); skipped")
+            continue
+        if peer.address in seen_addresses:
+            warnings.append(f"{label}: peer {p.public_key[:8]}… uses {peer.address}, already taken; skipped")
+            continue
+        if peer.address6 is not None and peer.address6 in seen6:
+            warnings.append(
+                f"{label}: peer {p.public_key[:8]}…: {peer.address6} already taken; IPv6 left out"
+            )
+            peer.address6 = None
+        seen_keys.add(peer.public_key)
+        seen_addresses.add(peer.address)
+        if peer.address6 is not None:
+            seen6.add(peer.address6)
+        peers.append(peer)
+    # Any allowed IP outside the network's own subnets means a site behind the peer.
+    is_s2s = any(not any(ipaddress.ip_network(c).overlaps(o) for o in own) for p in peers for c in p.sites)
+    return _Plan(
+        iface.name,
+        private_key,
+        subnet,
+        subnet6,
+        port,
+        tuple(dict.fromkeys(dns)),
+        mtu,
+        Mode.SITE_TO_SITE if is_s2s else Mode.GATEWAY,
+        peers,
+    )
+
+
+def _peer_plan(
+    label: str,
+    p: ParsedPeer,
+    subnet: ipaddress.IPv4Network,
+    subnet6: ipaddress.IPv6Network | None,
+    warnings: list[str],
+) -> _PeerPlan | None:
+    short = f"{p.public_key[:8]}…"
+    try:
+        public_key = keys.check_key(p.public_key, "PublicKey")
+        preshared_key = keys.check_key(p.preshared_key, "PresharedKey") if p.preshared_key else None
+    except ValidationError as exc:
+        warnings.append(f"{label}: peer {short} skipped: {exc.fields[0].field} is not a WireGuard key")
+        return None
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for c in p.allowed_ips:
+        try:
+            nets.append(ipaddress.ip_network(c, strict=False))
+        except ValueError:
+            warnings.append(f"{label}: peer {short} skipped: AllowedIPs entry {c[:60]!r} is not a CIDR")
+            return None
+    host4 = next(
+        (n for n in nets if n.version == 4 and n.prefixlen == 32 and n.network_address in subnet),
+        None,
+    )
+    if host4 is None or not isinstance(host4.network_address, ipaddress.IPv4Address):
+        warnings.append(f"{label}: peer {short} has no address inside {subnet}; skipped")
+        return None
+    first, last = ipam.usable_range(subnet)
+    index = ipam.index_of(subnet, host4.network_address)
+    if not first <= index <= last or host4.network_address == ipam.server_address(subnet):
+        warnings.append(
+            f"{label}: peer {short} has {host4.network_address}, not a usable peer address; skipped"
+        )
+        return None
+    host6 = next(
+        (
+            n
+            for n in nets
+            if n.version == 6 and n.prefixlen == 128 and subnet6 is not None and n.network_address in subnet6
+        ),
+        None,
+    )
+    address6 = host6.network_address if host6 is not None else None
+    assert address6 is None or isinstance(address6, ipaddress.IPv6Address)
+    endpoint = None
+    if p.endpoint:
+        try:
+            endpoint = validate.endpoint(p.endpoint)
+        except ValidationError:
+            warnings.append(f"{label}: peer {short}: Endpoint {p.endpoint[:60]!r} left out (not host:port)")
+    keepalive = None
+    try:
+        keepalive = validate.keepalive(p.keepalive)
+    except ValidationError:
+        warnings.append(f"{label}: peer {short}: PersistentKeepalive {p.keepalive} left out (0-65535)")
+    return _PeerPlan(
+        public_key,
+        preshared_key,
+        host4.network_address,
+        address6,
+        tuple(str(n) for n in nets if n not in (host4, host6)),
+        endpoint,
+        keepalive,
+        p.name,
+    )
+
+
+def _network_name(raw: str, taken: set[str]) -> str:
+    base = raw
+    try:
+        validate.name(base)
+    except ValidationError:
+        base = "imported"
+    name, n = base, 2
+    while name.lower() in taken:
+        name = f"{base}-imported" if n == 2 else f"{base}-imported-{n}"
+        n += 1
+    return name
+
+
 async def _import_one(
     ctx: Context, actor: Actor, iface: ParsedInterface, warnings: list[str]
 ) -> Network | None:
     warnings.extend(iface.warnings)
-    if not iface.private_key:
-        warnings.append(f"{iface.name}: no private key; skipped")
+    plan = _plan(iface, warnings)
+    if plan is None:
         return None
-    keys.check_key(iface.private_key, f"{iface.name}.PrivateKey")
-    ifs = [ipaddress.ip_interface(a) for a in iface.addresses]
-    v4 = [i for i in ifs if isinstance(i, ipaddress.IPv4Interface)]
-    v6 = [i for i in ifs if isinstance(i, ipaddress.IPv6Interface)]
-    if not v4:
-        warnings.append(f"{iface.name}: no IPv4 address; skipped")
-        return None
-    subnet = v4[0].network
-    if v4[0].ip != ipam.server_address(subnet):
-        warnings.append(
-            f"{iface.name}: its address {v4[0]} is not the first usable address of {subnet}; skipped"
-        )
-        return None
-    subnet6 = v6[0].network if v6 and v6[0].ip == ipam.server_address6(v6[0].network) else None
-    own: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [subnet] + ([subnet6] if subnet6 else [])
-    # Any allowed IP outside the network's own subnets means a site behind the peer.
-    is_s2s = any(
-        not any(ipaddress.ip_network(c, strict=False).overlaps(s) for s in own)
-        for p in iface.peers
-        for c in p.allowed_ips
-    )
-    mode = Mode.SITE_TO_SITE if is_s2s else Mode.GATEWAY
     now = ctx.now()
-    port = iface.listen_port or 51820
     async with ctx.db.transaction() as tx:
-        for n in await ctx.networks.all(tx):
-            if n.interface == iface.name:
-                warnings.append(f"{iface.name}: already imported")
+        existing = await ctx.networks.all(tx)
+        for n in existing:
+            if n.interface == plan.interface:
+                warnings.append(f"{plan.interface}: already imported")
                 return None
-            if n.subnet.overlaps(subnet) or n.listen_port == port:
-                warnings.append(f"{iface.name}: subnet or port clashes with network {n.name!r}; skipped")
+            if n.subnet.overlaps(plan.subnet) or n.listen_port == plan.port:
+                warnings.append(f"{plan.interface}: subnet or port clashes with network {n.name!r}; skipped")
                 return None
-        name = iface.name
-        if await ctx.networks.get_by_name(tx, name):
-            name = f"{name}-imported"
         net_id = await ctx.networks.insert(
             tx,
-            name=name,
-            interface=iface.name,
-            mode=mode,
-            subnet=str(subnet),
-            subnet6=str(subnet6) if subnet6 else None,
-            listen_port=port,
-            private_key=iface.private_key,
-            public_key=keys.public_key(iface.private_key),
-            dns_servers=tuple(iface.dns),
-            mtu=iface.mtu,
-            nat_enabled=DEFAULT_NAT[mode],
-            inter_peer_routing=DEFAULT_INTER_PEER[mode],
+            name=_network_name(plan.interface, {n.name.lower() for n in existing}),
+            interface=plan.interface,
+            mode=plan.mode,
+            subnet=str(plan.subnet),
+            subnet6=str(plan.subnet6) if plan.subnet6 else None,
+            listen_port=plan.port,
+            private_key=plan.private_key,
+            public_key=keys.public_key(plan.private_key),
+            dns_servers=plan.dns,
+            mtu=plan.mtu,
+            nat_enabled=DEFAULT_NAT[plan.mode],
+            inter_peer_routing=DEFAULT_INTER_PEER[plan.mode],
             enabled=True,
             now=now,
         )
         taken: set[str] = set()
-        imported = 0
-        for p in iface.peers:
-            nets = [ipaddress.ip_network(c, strict=False) for c in p.allowed_ips]
-            host4 = next(
-                (n for n in nets if n.version == 4 and n.prefixlen == 32 and n.network_address in subnet),
-                None,
-            )
-            if host4 is None or host4.network_address == ipam.server_address(subnet):
-                warnings.append(
-                    f"{iface.name}: peer {p.public_key[:8]}… has no address inside {subnet}; skipped"
-                )
-                continue
-            addr = ipaddress.IPv4Address(host4.network_address)
-            host6 = next(
-                (
-                    n
-                    for n in nets
-                    if n.version == 6
-                    and n.prefixlen == 128
-                    and subnet6 is not None
-                    and n.network_address in subnet6
-                ),
-                None,
-            )
-            addr6 = ipaddress.IPv6Address(host6.network_address) if host6 else None
-            sites = tuple(str(n) for n in nets if n not in (host4, host6))
-            role = Role.SITE_GATEWAY if sites and mode is Mode.SITE_TO_SITE else Role.CLIENT
-            try:
-                keys.check_key(p.public_key, "PublicKey")
-                await ctx.peers.insert(
-                    tx,
+        rows = []
+        for p in plan.peers:
+            role = Role.SITE_GATEWAY if p.sites and plan.mode is Mode.SITE_TO_SITE else Role.CLIENT
+            rows.append(
+                NewPeerRow(
                     network_id=net_id,
                     name=_peer_name(p.name, p.public_key, taken),
                     email=None,
                     private_key=None,
                     public_key=p.public_key,
                     preshared_key=p.preshared_key,
-                    ip_index=ipam.index_of(subnet, addr),
-                    address=str(addr),
-                    address6=str(addr6) if addr6 else None,
-                    allowed_ips=allowed_ips.server_side(addr, addr6, role, sites),
+                    ip_index=ipam.index_of(plan.subnet, p.address),
+                    address=str(p.address),
+                    address6=str(p.address6) if p.address6 else None,
+                    allowed_ips=allowed_ips.server_side(p.address, p.address6, role, p.sites),
                     client_allowed_ips=(),
-                    endpoint=p.endpoint if p.endpoint and validate.endpoint(p.endpoint) else None,
+                    endpoint=p.endpoint,
                     persistent_keepalive=p.keepalive,
                     role=role,
-                    site_networks=sites if role is Role.SITE_GATEWAY else (),
+                    site_networks=p.sites if role is Role.SITE_GATEWAY else (),
                     enabled=True,
                     expires_at=None,
                     now=now,
                 )
-                imported += 1
-            except (ValidationError, Exception) as exc:  # one bad peer must not sink the import
-                warnings.append(f"{iface.name}: peer {p.public_key[:8]}… skipped: {exc}")
+            )
+        if rows:
+            try:
+                await ctx.peers.insert_many(tx, rows)
+            except sqlite3.IntegrityError as exc:  # checked above: only a bug lands here
+                raise ConflictError(
+                    f"its peers could not be stored together ({exc}); nothing imported"
+                ) from exc
+            if iface.source == "kernel":
+                # Their kernel counters hold traffic from before wgpilot knew them: the
+                # first snapshot is their baseline, not traffic (storage.snapshots).
+                await ctx.peers.mark_adopted(tx, net_id)
         net = await ctx.networks.get(tx, net_id)
         assert net is not None
         await ctx.audit.record(
@@ -325,7 +497,7 @@ async def _import_one(
             actor,
             "network.import",
             f"network:{net_id}",
-            {"interface": iface.name, "source": iface.source, "peers": imported, "path": iface.path},
+            {"interface": iface.name, "source": iface.source, "peers": len(rows), "path": iface.path},
             now,
         )
         if ctx.kernel_enabled:
@@ -352,8 +524,9 @@ async def import_all(
     actor: Actor,
     interfaces: list[str] | None,
     files: list[str] | None,
-    conf_dir: Path = CONF_DIR,
+    conf_dir: Path | None = None,
 ) -> tuple[list[Network], list[str]]:
+    conf_dir = CONF_DIR if conf_dir is None else conf_dir
     warnings: list[str] = []
     candidates: list[ParsedInterface] = []
     found = await discover(ctx, conf_dir)

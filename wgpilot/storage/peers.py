@@ -455,6 +455,10 @@ class PeerRepo:
         ids = {(r[1], r[2]): r[0] for r in returned}
         return [_inserted(ids[(r.network_id, r.public_key)], r) for r in rows]
 
+    async def mark_adopted(self, tx: Tx, network_id: int) -> None:
+        """Every peer of the network was taken over from a running interface (import)."""
+        await tx.execute("UPDATE peers SET adopted = 1 WHERE network_id = ?", (network_id,))
+
     async def update(self, tx: Tx, peer_id: int, changes: dict[str, Any]) -> None:
         changes = dict(changes)
         for col in ("allowed_ips", "client_allowed_ips", "site_networks"):

@@ -31,6 +31,7 @@ SeriesRow = tuple[int, int, int]  # bucket, rx_bytes, tx_bytes
 
 # A row without a predecessor is a baseline (0 bytes), except a new peer's first row:
 # its counters started at zero when the peer was created ("fresh"), so they are traffic.
+# A peer adopted from a running interface is never fresh: its counters predate it.
 _RX = (
     "CASE WHEN prx IS NULL THEN (CASE WHEN fresh THEN rx_bytes ELSE 0 END)"
     " WHEN rx_bytes >= prx THEN rx_bytes - prx ELSE rx_bytes END"
@@ -68,7 +69,7 @@ def _deltas_sql(per_peer: bool, scope: str) -> str:
     creation and the first tick that saw it)."""
     peer = "peer_id, " if per_peer else ""
     return (
-        "WITH s AS (SELECT s.peer_id, s.timestamp, s.rx_bytes, s.tx_bytes, s.online, p.created_at >= ? AS fresh,"
+        "WITH s AS (SELECT s.peer_id, s.timestamp, s.rx_bytes, s.tx_bytes, s.online, p.created_at >= ? AND NOT p.adopted AS fresh,"
         " LAG(s.rx_bytes) OVER w AS prx, LAG(s.tx_bytes) OVER w AS ptx"
         " FROM peer_snapshots s JOIN peers p ON p.id = s.peer_id"
         " WHERE s.timestamp >= ? AND s.timestamp < ? AND s.timestamp > p.created_at - ?" + scope + ""

@@ -78,7 +78,9 @@ def test_every_registered_path_and_method_goes_where_starlette_sends_it(method: 
 @given(
     method=st.sampled_from(METHODS),
     path=st.lists(
-        st.sampled_from(["api", "networks", "peers", "1", "42", "config", "qr", "x", "", "..", "audit", "bridges"]),
+        st.sampled_from(
+            ["api", "networks", "peers", "1", "42", "config", "qr", "x", "", "..", "audit", "bridges"]
+        ),
         max_size=6,
     ).map(lambda parts: "/" + "/".join(parts)),
 )

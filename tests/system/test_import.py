@@ -1,0 +1,95 @@
+"""Adopting a running WireGuard setup: a wg-quick interface (wireguard-go) with a
+client already talking through it is imported through the setup API; the tunnel
+keeps working, wgpilot owns the interface from then on, and a restart reconciles it
+without losing the peer."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+
+import pytest
+
+from tests.system.conftest import SERVER_LAN, Site
+from tests.system.netns import PYTHON, USERSPACE_ENV, ApiAgent, client_up, peers_of
+
+pytestmark = pytest.mark.system
+BASE = f"https://{SERVER_LAN}:8443"
+PASSWORD = "correct horse battery"
+IFACE = "wgimp0"
+
+
+def _keypair() -> tuple[str, str]:
+    out = subprocess.run(
+        [PYTHON, "-c", "from wgpilot.domain import keys; print(*keys.generate_keypair())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return out[0], out[1]
+
+
+def test_a_running_wg_quick_interface_is_adopted_with_its_tunnel_up(site: Site) -> None:
+    server_priv, server_pub = _keypair()
+    client_priv, client_pub = _keypair()
+    # The operator's existing setup: wg-quick on the server, one client connected.
+    conf = site.server.write(
+        f"{IFACE}.conf",
+        f"[Interface]\nPrivateKey = {server_priv}\nAddress = 10.90.0.1/24\nListenPort = 51890\n\n"
+        f"[Peer]\nPublicKey = {client_pub}\nAllowedIPs = 10.90.0.2/32\n",
+    )
+    site.server.run("wg-quick", "up", str(conf), env=USERSPACE_ENV)
+    c1 = site.client("c1")
+    client_up(
+        c1,
+        "wgc1",
+        f"[Interface]\nPrivateKey = {client_priv}\nAddress = 10.90.0.2/32\n\n"
+        f"[Peer]\nPublicKey = {server_pub}\nEndpoint = {SERVER_LAN}:51890\nAllowedIPs = 10.90.0.0/24\n"
+        "PersistentKeepalive = 5\n",
+    )
+    assert c1.can_reach("10.90.0.1"), "the pre-existing tunnel does not work"
+    rx_before = int(peers_of(site.server, IFACE)[client_pub][4])
+    assert rx_before > 0
+
+    wg = site.wgpilot
+    token = re.search(r"one-time install token: (\S+)", wg.cli("init").stdout).group(1)  # type: ignore[union-attr]
+    wg.env.update(
+        {
+            "WGPILOT_LISTEN": f"{SERVER_LAN}:8443",
+            "WGPILOT_TLS_HTTP_PORT": "0",
+            "WGPILOT_AUTH_BCRYPT_COST": "4",
+        }
+    )
+    wg.start()
+    api = ApiAgent(c1, BASE)
+    try:
+        r = api.call(
+            "POST", "/api/setup/admin", {"install_token": token, "username": "admin", "password": PASSWORD}
+        )
+        assert r["status"] == 201, r
+        existing = api.call("GET", "/api/setup/status")["json"]["existing_interfaces"]  # type: ignore[index]
+        assert {"name": IFACE, "peers": 1, "listen_port": 51890, "source": "kernel", "path": None} in existing
+        r = api.call("POST", "/api/setup/import", {"interfaces": [IFACE], "files": []})
+        assert r["status"] == 201, r
+        (net,) = r["json"]["networks"]  # type: ignore[index]
+        assert (net["interface"], net["subnet"], net["listen_port"]) == (IFACE, "10.90.0.0/24", 51890)
+        peers = api.call("GET", f"/api/networks/{net['id']}/peers")["json"]["items"]  # type: ignore[index]
+        assert [(p["public_key"], p["address"]) for p in peers] == [(client_pub, "10.90.0.2")]
+    finally:
+        api.close()
+    # Owned now (marked), the same peer in the device, and the tunnel never went down.
+    assert "alias wgpilot" in site.server.ip("link", "show", IFACE).stdout
+    assert set(peers_of(site.server, IFACE)) == {client_pub}
+    assert c1.can_reach("10.90.0.1")
+    with sqlite3.connect(wg.data_dir / "data.db") as db:
+        assert db.execute("SELECT adopted FROM peers WHERE public_key = ?", (client_pub,)).fetchone() == (1,)
+
+    # A restart reconciles the adopted interface to the database: nothing is lost.
+    assert wg.stop() == 0
+    wg.start()
+    try:
+        assert set(peers_of(site.server, IFACE)) == {client_pub}
+        assert c1.can_reach("10.90.0.1")
+    finally:
+        assert wg.stop() == 0

@@ -1,0 +1,229 @@
+"""Adopting existing WireGuard setups: wg-quick files and running interfaces. Whatever
+a file holds, the import never fails with an exception: a bad value is a warning naming
+the file's key, and nothing half-imported stays behind."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from wgpilot.domain import keys
+from wgpilot.domain.errors import ValidationError
+from wgpilot.domain.models import Actor, Mode
+from wgpilot.kernel.driver import PeerState
+from wgpilot.kernel.fake import FakeDriver
+from wgpilot.monitor.history import History
+from wgpilot.services import importer
+from wgpilot.services.context import Context
+from wgpilot.services.peers import PeerService
+
+ACTOR = Actor.cli()
+
+
+def _key() -> tuple[str, str]:
+    return keys.generate_keypair()
+
+
+def _has(warnings: list[str], *parts: str) -> bool:
+    return any(all(p in w for p in parts) for w in warnings)
+
+
+async def test_a_wg_quick_file_is_imported_with_its_names(ctx: Context, conf_dir: Path) -> None:
+    server, _ = _key()
+    (_, p1), (_, p2) = _key(), _key()
+    psk = keys.generate_preshared_key()
+    (conf_dir / "wg0.conf").write_text(
+        f"""[Interface]
+PrivateKey = {server}
+Address = 10.20.0.1/24, fd20::1/64
+ListenPort = 51830
+DNS = 1.1.1.1, corp.example
+MTU = 1380
+PostUp = iptables -A FORWARD -i %i -j ACCEPT
+
+[Peer]
+# Client: Anna's laptop
+PublicKey = {p1}
+PresharedKey = {psk}
+AllowedIPs = 10.20.0.2/32, fd20::2/128
+
+# Name = phone
+[Peer]
+PublicKey = {p2}
+AllowedIPs = 10.20.0.3/32
+Endpoint = 198.51.100.7:51820
+PersistentKeepalive = 25
+"""
+    )
+    found = await importer.discover(ctx)
+    assert found == [
+        {
+            "name": "wg0",
+            "peers": 2,
+            "listen_port": 51830,
+            "source": "file",
+            "path": str(conf_dir / "wg0.conf"),
+        }
+    ]
+    nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
+    assert [n.interface for n in nets] == ["wg0"]
+    net = nets[0]
+    assert (net.name, net.listen_port, str(net.subnet), str(net.subnet6)) == (
+        "wg0",
+        51830,
+        "10.20.0.0/24",
+        "fd20::/64",
+    )
+    assert net.dns_servers == ("1.1.1.1", "corp.example") and net.mtu == 1380 and net.mode is Mode.GATEWAY
+    assert _has(warnings, "postup is not imported") and _has(warnings, "disable wg-quick@wg0")
+    peers = {p.name: p for p in (await PeerService(ctx).page(net.id)).items}
+    assert set(peers) == {"Anna's laptop", "phone"}
+    assert (
+        str(peers["Anna's laptop"].address) == "10.20.0.2"
+        and str(peers["Anna's laptop"].address6) == "fd20::2"
+    )
+    assert peers["Anna's laptop"].has_preshared_key and not peers["Anna's laptop"].has_private_key
+    assert peers["phone"].endpoint == "198.51.100.7:51820" and peers["phone"].persistent_keepalive == 25
+    driver: FakeDriver = ctx.driver  # type: ignore[assignment]
+    assert driver.devs["wg0"].marked and set(driver.devs["wg0"].peers) == {p1, p2}
+    assert driver.devs["wg0"].peers[p1].preshared_key == psk
+    # Imported once: the file is no longer offered, and importing again adds nothing.
+    assert await importer.discover(ctx) == []
+    again, _ = await importer.import_all(ctx, ACTOR, None, [str(conf_dir / "wg0.conf")])
+    assert again == []
+    # A file's peers have counters that start when wgpilot brings the interface up.
+    assert await ctx.db.fetchval("SELECT COUNT(*) FROM peers WHERE adopted = 1") == 0
+
+
+async def test_bad_values_are_warnings_naming_the_key(ctx: Context, conf_dir: Path) -> None:
+    server, server_pub = _key()
+    good, psk_bad, cidr_bad, outside, same_addr, named = (_key()[1] for _ in range(6))
+    (conf_dir / "wg1.conf").write_text(f"[Interface]\nPrivateKey = {server}\nAddress = not-an-address\n")
+    (conf_dir / "wg2.conf").write_text(
+        f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = 10.31.0.1/24\nListenPort = 99999\n"
+    )
+    (conf_dir / "wg4.conf").write_text("[Interface]\nPrivateKey = c2hvcnQ=\nAddress = 10.34.0.1/24\n")
+    (conf_dir / "wg5.conf").write_text(f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = 10.35.0.7/24\n")
+    (conf_dir / "this-is-far-too-long.conf").write_text(
+        f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = 10.36.0.1/24\n"
+    )
+    (conf_dir / "wg3.conf").write_text(
+        f"""[Interface]
+PrivateKey = {server}
+Address = 10.33.0.1/24
+DNS = 9.9.9.9, $(reboot), bad`id`
+MTU = 70000
+
+[Peer]
+# Name = good one
+PublicKey = {good}
+AllowedIPs = 10.33.0.2/32
+Endpoint = evil
+PersistentKeepalive = 99999
+
+[Peer]
+PublicKey = {good}
+AllowedIPs = 10.33.0.9/32
+
+[Peer]
+PublicKey = {psk_bad}
+PresharedKey = not-a-key
+AllowedIPs = 10.33.0.3/32
+
+[Peer]
+PublicKey = {cidr_bad}
+AllowedIPs = 10.33.0.4/32, 300.1.2.3/8
+
+[Peer]
+PublicKey = {outside}
+AllowedIPs = 192.0.2.5/32
+
+[Peer]
+PublicKey = {same_addr}
+AllowedIPs = 10.33.0.2/32
+
+[Peer]
+PublicKey = {server_pub}
+AllowedIPs = 10.33.0.20/32
+
+[Peer]
+# Name = bob `id` $(x) ${{IFS}}
+PublicKey = {named}
+AllowedIPs = 10.33.0.5/32
+
+[Peer]
+PublicKey = not-a-key
+AllowedIPs = 10.33.0.6/32
+"""
+    )
+    nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
+    assert [n.interface for n in nets] == ["wg3"]
+    assert _has(warnings, "wg1", "Address 'not-an-address'", "skipped")
+    assert _has(warnings, "wg2", "ListenPort", "65535", "skipped")
+    assert _has(warnings, "wg4", "PrivateKey is not a WireGuard key")
+    assert _has(warnings, "wg5", "not the first usable address")
+    assert _has(warnings, "this-is-far-too-long", "not a valid interface name")
+    assert _has(warnings, "wg3", "DNS entry '$(reboot)'") and _has(warnings, "wg3", "DNS entry 'bad`id`'")
+    assert _has(warnings, "wg3", "MTU 70000")
+    assert _has(warnings, "Endpoint 'evil' left out") and _has(warnings, "PersistentKeepalive 99999 left out")
+    assert _has(warnings, f"{good[:8]}", "appears twice")
+    assert _has(warnings, f"{psk_bad[:8]}", "PresharedKey is not a WireGuard key")
+    assert _has(warnings, f"{cidr_bad[:8]}", "'300.1.2.3/8' is not a CIDR")
+    assert _has(warnings, f"{outside[:8]}", "no address inside 10.33.0.0/24")
+    assert _has(warnings, f"{same_addr[:8]}", "10.33.0.2, already taken")
+    assert _has(warnings, f"{server_pub[:8]}", "appears twice (or is the server)")
+    net = nets[0]
+    assert net.dns_servers == ("9.9.9.9",) and net.mtu is None
+    peers = {p.name: p for p in (await PeerService(ctx).page(net.id)).items}
+    assert set(peers) == {"good one", "bob id (x) IFS"}
+    assert peers["good one"].endpoint is None and peers["good one"].persistent_keepalive is None
+    assert {str(p.address) for p in peers.values()} == {"10.33.0.2", "10.33.0.5"}
+    driver: FakeDriver = ctx.driver  # type: ignore[assignment]
+    assert set(driver.devs["wg3"].peers) == {good, named}
+    assert not ({"wg1", "wg2", "wg4", "wg5"} & set(driver.devs))
+
+
+async def test_only_conf_files_of_the_directory_and_unmanaged_interfaces(
+    ctx: Context, conf_dir: Path
+) -> None:
+    (conf_dir.parent / "outside.conf").write_text("[Interface]\n")
+    for i, path in enumerate(
+        ["/etc/passwd", str(conf_dir / ".." / "outside.conf"), str(conf_dir / "none.conf")]
+    ):
+        with pytest.raises(ValidationError) as err:
+            await importer.import_all(ctx, ACTOR, [], ["/etc/wireguard/wg0.conf", path][1:] if i else [path])
+        assert err.value.fields[0].field == "files[0]"
+    with pytest.raises(ValidationError) as err:
+        await importer.import_all(ctx, ACTOR, ["wg7"], [])
+    assert err.value.fields[0].field == "interfaces[0]"
+
+
+async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(ctx: Context) -> None:
+    driver: FakeDriver = ctx.driver  # type: ignore[assignment]
+    server, _ = _key()
+    driver.add_foreign("wg9", private_key=server, port=51900)
+    driver.devs["wg9"].addresses = {"10.40.0.1/24"}
+    pub = _key()[1]
+    before = 5_000_000_000  # moved before wgpilot ever saw the peer
+    driver.devs["wg9"].peers[pub] = PeerState(
+        pub, None, ("10.40.0.2/32",), None, None, 0.0, before, before // 2
+    )
+    assert [d["source"] for d in await importer.discover(ctx)] == ["kernel"]
+    nets, _ = await importer.import_all(ctx, ACTOR, None, None)
+    assert [n.interface for n in nets] == ["wg9"] and driver.devs["wg9"].marked
+    assert driver.devs["wg9"].peers[pub].rx_bytes == before  # the running peer was not replaced
+    (peer,) = (await PeerService(ctx).page(nets[0].id)).items
+    assert peer.address == ipaddress.IPv4Address("10.40.0.2") and peer.name.startswith("peer-")
+    assert await ctx.db.fetchval("SELECT adopted FROM peers WHERE id = ?", (peer.id,)) == 1
+
+    history = History(ctx.db, clock=ctx.clock, interval=30)
+    t0 = history._tick(ctx.now()) + 30
+    async with ctx.db.transaction() as tx:
+        await history.repo.insert(
+            tx,
+            [(peer.id, t0, before, before // 2, 1), (peer.id, t0 + 30, before + 700, before // 2 + 300, 1)],
+        )
+    raw = await history.series(nets[0].id, start=t0, end=t0 + 30, granularity="raw", peer_id=peer.id)
+    assert [(p["rx_bytes"], p["tx_bytes"]) for p in raw["series"]] == [(0, 0), (700, 300)]
