@@ -1,38 +1,30 @@
-"""Adopting a running WireGuard setup: a wg-quick interface (wireguard-go) with a
-client already talking through it is imported through the setup API; the tunnel
-keeps working, wgpilot owns the interface from then on, and a restart reconciles it
-without losing the peer."""
+"""Adopting a running WireGuard setup: a wg-quick interface (wireguard-go here, kernel
+WireGuard in the VM stage) with a client already talking through it is imported
+through the setup API; the tunnel keeps working, wgpilot owns the interface from then
+on, and a restart reconciles it without losing the peer."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
 
 import pytest
 
 from tests.system.conftest import SERVER_LAN, Site
-from tests.system.netns import PYTHON, USERSPACE_ENV, ApiAgent, client_up, peers_of
+from tests.system.netns import USERSPACE_ENV, ApiAgent, client_up, drivers_under_test, peers_of
+from wgpilot.domain import keys
 
-pytestmark = pytest.mark.system
+# wg-quick takes kernel WireGuard where there is some (the VM stage, netlink driver),
+# wireguard-go here.
+pytestmark = [pytest.mark.system, pytest.mark.parametrize("driver", drivers_under_test())]
 BASE = f"https://{SERVER_LAN}:8443"
 PASSWORD = "correct horse battery"
 IFACE = "wgimp0"
 
 
-def _keypair() -> tuple[str, str]:
-    out = subprocess.run(
-        [PYTHON, "-c", "from wgpilot.domain import keys; print(*keys.generate_keypair())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return out[0], out[1]
-
-
 def test_a_running_wg_quick_interface_is_adopted_with_its_tunnel_up(site: Site) -> None:
-    server_priv, server_pub = _keypair()
-    client_priv, client_pub = _keypair()
+    server_priv, server_pub = keys.generate_keypair()
+    client_priv, client_pub = keys.generate_keypair()
     # The operator's existing setup: wg-quick on the server, one client connected.
     conf = site.server.write(
         f"{IFACE}.conf",

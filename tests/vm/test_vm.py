@@ -63,7 +63,7 @@ def test_guest_suite(vm: Vm) -> None:
     assert result.code == 0, result.output[-5000:]
 
 
-SCENARIOS = "tests/system/test_scenarios.py"
+SCENARIOS = ("tests/system/test_scenarios.py", "tests/system/test_import.py")
 
 
 @pytest.mark.timeout(3600)
@@ -72,14 +72,15 @@ def test_system_scenarios_on_kernel_wireguard(vm: Vm) -> None:
     server's interfaces are kernel WireGuard made by the netlink driver, the clients' too
     (wg-quick picks the kernel when it has WireGuard); namespaces live inside the guest."""
     result = vm.run(
-        ["python", "-m", "pytest", "-v", "-p", "no:cacheprovider", "--timeout", "900", SCENARIOS],
+        ["python", "-m", "pytest", "-v", "-p", "no:cacheprovider", "--timeout", "900", *SCENARIOS],
         env={"WGPILOT_TEST_DRIVER": "netlink"},
         timeout=3000,
         echo=echo,
     )
     assert result.code == 0, result.output[-8000:]
-    ran = re.findall(rf"{re.escape(SCENARIOS)}::(\w+)\[(\w+)\] PASSED", result.output)
-    assert ran and {driver for _, driver in ran} == {"netlink"}, result.output[-8000:]
+    ran = re.findall(r"(tests/system/test_\w+\.py)::(\w+)\[(\w+)\] PASSED", result.output)
+    assert {file for file, _, _ in ran} == set(SCENARIOS), result.output[-8000:]
+    assert {driver for _, _, driver in ran} == {"netlink"}, result.output[-8000:]
     assert re.search(rf"\b{len(ran)} passed\b", result.output), result.output[-3000:]
     print(
         f"\n{len(ran)} scenarios passed on kernel WireGuard; guest boot {result.boot_seconds:.1f} s, "
