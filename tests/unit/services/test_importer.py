@@ -200,21 +200,31 @@ async def test_only_conf_files_of_the_directory_and_unmanaged_interfaces(
     assert err.value.fields[0].field == "interfaces[0]"
 
 
-async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(ctx: Context) -> None:
+async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(
+    ctx: Context, conf_dir: Path
+) -> None:
     driver: FakeDriver = ctx.driver  # type: ignore[assignment]
     server, _ = _key()
     driver.add_foreign("wg9", private_key=server, port=51900)
     driver.devs["wg9"].addresses = {"10.40.0.1/24"}
-    pub = _key()[1]
+    pub, other = _key()[1], _key()[1]
     before = 5_000_000_000  # moved before wgpilot ever saw the peer
     driver.devs["wg9"].peers[pub] = PeerState(
         pub, None, ("10.40.0.2/32",), None, None, 0.0, before, before // 2
     )
-    assert [d["source"] for d in await importer.discover(ctx)] == ["kernel"]
+    driver.devs["wg9"].peers[other] = PeerState(other, None, ("10.40.0.3/32",), None, None, 0.0, 0, 0)
+    # Its wg-quick file lends names, DNS and MTU; the kernel is the truth for the rest.
+    (conf_dir / "wg9.conf").write_text(
+        f"[Interface]\nPrivateKey = {server}\nAddress = 10.40.0.1/24\nDNS = 10.40.0.1\nMTU = 1400\n\n"
+        f"[Peer]\n# Name = desk\nPublicKey = {other}\nAllowedIPs = 10.40.0.3/32\n"
+    )
+    assert [d["source"] for d in await importer.discover(ctx)] == ["kernel"]  # the file is not offered too
     nets, _ = await importer.import_all(ctx, ACTOR, None, None)
     assert [n.interface for n in nets] == ["wg9"] and driver.devs["wg9"].marked
+    assert nets[0].dns_servers == ("10.40.0.1",) and nets[0].mtu == 1400
     assert driver.devs["wg9"].peers[pub].rx_bytes == before  # the running peer was not replaced
-    (peer,) = (await PeerService(ctx).page(nets[0].id)).items
+    desk, peer = sorted((await PeerService(ctx).page(nets[0].id)).items, key=lambda p: p.name)
+    assert desk.name == "desk" and str(desk.address) == "10.40.0.3"
     assert peer.address == ipaddress.IPv4Address("10.40.0.2") and peer.name.startswith("peer-")
     assert await ctx.db.fetchval("SELECT adopted FROM peers WHERE id = ?", (peer.id,)) == 1
 
