@@ -77,6 +77,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "userspace_binary", str, "wireguard-go", "userspace WireGuard daemon started for the userspace driver"
     ),
+    Option("wireguard_dir", str, "/etc/wireguard", "directory of wg-quick files the setup offers to import"),
     Option(
         "reconcile_interval",
         int,

@@ -26,7 +26,14 @@ SEEN_COOKIES: set[str] = set()  # every cookie value the server handed out (sess
 
 
 def api_settings(tmp_path: Path, **over: Any) -> config.Settings:
-    s = config.load(None, env={"WGPILOT_DATA_DIR": str(tmp_path), "WGPILOT_AUTH_BCRYPT_COST": "4"})
+    s = config.load(
+        None,
+        env={
+            "WGPILOT_DATA_DIR": str(tmp_path),
+            "WGPILOT_AUTH_BCRYPT_COST": "4",
+            "WGPILOT_WIREGUARD_DIR": str(tmp_path / "etc-wireguard"),  # the conf_dir fixture's
+        },
+    )
     return s.replace(**over) if over else s
 
 

@@ -50,6 +50,7 @@ async def main(port: int, data_dir: Path, token: str | None, simulate: bool) -> 
         None,
         env={
             "WGPILOT_DATA_DIR": str(data_dir),
+            "WGPILOT_WIREGUARD_DIR": str(data_dir / "wireguard"),  # not the host's /etc/wireguard
             "WGPILOT_AUTH_BCRYPT_COST": "4",
             "WGPILOT_LISTEN": f"127.0.0.1:{port}",
         },

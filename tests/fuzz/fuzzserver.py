@@ -48,6 +48,7 @@ async def main(data_dir: Path) -> None:
         None,
         env={
             "WGPILOT_DATA_DIR": str(data_dir),
+            "WGPILOT_WIREGUARD_DIR": str(data_dir / "wireguard"),  # not the host's /etc/wireguard
             "WGPILOT_AUTH_BCRYPT_COST": "4",
             "WGPILOT_TLS_HTTP_PORT": "0",
             "WGPILOT_LISTEN": "127.0.0.1:8443",

@@ -235,6 +235,7 @@ class Wgpilot:
         self.driver = driver or driver_under_test()
         self.env = {
             "WGPILOT_DATA_DIR": str(self.data_dir),
+            "WGPILOT_WIREGUARD_DIR": str(host.root / "wireguard"),  # not the host's /etc/wireguard
             "WGPILOT_DRIVER": self.driver,
             "WGPILOT_LOG_FORMAT": "text",
             "PYTHONUNBUFFERED": "1",

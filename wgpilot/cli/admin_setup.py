@@ -42,7 +42,7 @@ def setup(settings: Settings) -> None:
     """First-run wizard in the terminal: admin, server identity, first network, first peer."""
 
     async def status() -> dict[str, Any]:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings) as b:  # with the kernel: running interfaces are offered for import
             return await b.setup_status()
 
     st = run(status)
@@ -82,6 +82,9 @@ def setup(settings: Settings) -> None:
                 )
 
         _retry("server", server)
+    existing = st.get("existing_interfaces") or []
+    if not steps["network"] and existing:
+        steps["network"] = _offer_import(settings, existing)
     if not steps["network"]:
         click.echo("\n3/4 first network")
         fields = {
@@ -110,6 +113,35 @@ def setup(settings: Settings) -> None:
     click.echo(render.qr_terminal(config), nl=False)
     click.echo(f"\nor copy this config:\n\n{config}")
     click.echo("setup complete.")
+
+
+def _offer_import(settings: Settings, existing: list[dict[str, Any]]) -> bool:
+    """Step 3 as the web wizard offers it when WireGuard is already set up here: import
+    what was found (running interfaces by name, wg-quick files by path). True when at
+    least one network came of it."""
+    click.echo("\n3/4 first network: WireGuard is already set up on this server")
+    for i in existing:
+        where = i["path"] if i["source"] == "file" else "running interface"
+        port = f", port {i['listen_port']}" if i.get("listen_port") else ""
+        click.echo(f"  {i['name']}: {i['peers']} peers{port} ({where})")
+    if not click.confirm("import them (wgpilot owns them afterwards)?", default=True):
+        return False
+    interfaces = [i["name"] for i in existing if i["source"] == "kernel"]
+    files = [i["path"] for i in existing if i["source"] == "file" and i.get("path")]
+
+    async def do_import() -> tuple[list[dict[str, Any]], list[str]]:
+        async with backend(settings) as b:
+            return await b.setup_import(interfaces, files)
+
+    networks, warnings = run(do_import)
+    for w in warnings:
+        click.echo(f"  note: {w}")
+    if not networks:
+        click.echo("  nothing could be imported; create a network instead")
+        return False
+    for n in networks:
+        click.echo(f"  imported {n['name']} ({n['interface']}, {n['subnet']}, port {n['listen_port']})")
+    return True
 
 
 @click.command()

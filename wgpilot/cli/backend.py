@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from wgpilot import config as config_mod
@@ -37,6 +38,9 @@ class Backend(Protocol):
     async def setup_server(self, fields: dict[str, Any]) -> None: ...
     async def setup_network(self, fields: dict[str, Any]) -> dict[str, Any]: ...
     async def setup_peer(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]: ...
+    async def setup_import(
+        self, interfaces: list[str], files: list[str]
+    ) -> tuple[list[dict[str, Any]], list[str]]: ...
     async def backup(self) -> tuple[str, bytes]: ...
     async def restore(self, blob: bytes) -> dict[str, Any]: ...
 
@@ -83,7 +87,7 @@ class DirectBackend:
 
     def _setup(self) -> SetupService:
         auth = AuthService(self.ctx, bcrypt_cost=self.settings["auth.bcrypt_cost"])
-        return SetupService(self.ctx, auth)
+        return SetupService(self.ctx, auth, Path(self.settings["wireguard_dir"]))
 
     async def setup_status(self) -> dict[str, Any]:
         return await self._setup().status()
@@ -101,6 +105,12 @@ class DirectBackend:
     async def setup_peer(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
         peer, config, _ = await self._setup().peer(self.actor, fields)
         return views.peer(peer), config
+
+    async def setup_import(
+        self, interfaces: list[str], files: list[str]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        nets, warnings = await self._setup().import_existing(self.actor, interfaces, files)
+        return [views.network(n) for n in nets], warnings
 
     async def backup(self) -> tuple[str, bytes]:
         archive = await BackupService(self.ctx, self.settings).create(self.actor)

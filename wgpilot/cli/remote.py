@@ -186,6 +186,12 @@ class ApiBackend:
         doc = await self.request("POST", "/api/setup/peer", fields)
         return dict(doc["peer"]), str(doc["config"])
 
+    async def setup_import(
+        self, interfaces: list[str], files: list[str]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        doc = await self.request("POST", "/api/setup/import", {"interfaces": interfaces, "files": files})
+        return [dict(n) for n in doc["networks"]], [str(w) for w in doc["warnings"]]
+
     async def backup(self) -> tuple[str, bytes]:
         status, data, _ = await asyncio.to_thread(self._call, "POST", "/api/system/backup")
         if status >= 400:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from pathlib import Path
 from typing import Any
 
 from wgpilot.domain import validate
@@ -23,9 +24,10 @@ STEPS = ("admin", "server", "network", "peer")
 
 
 class SetupService:
-    def __init__(self, ctx: Context, auth: AuthService) -> None:
+    def __init__(self, ctx: Context, auth: AuthService, conf_dir: Path | None = None) -> None:
         self.ctx = ctx
         self.auth = auth
+        self.conf_dir = conf_dir  # wg-quick files offered for import (None: importer.CONF_DIR)
         self.networks = NetworkService(ctx)
         self.peers = PeerService(ctx)
         self.token_limiter = RateLimiter()
@@ -60,7 +62,7 @@ class SetupService:
                 "driver": self.ctx.driver.name,
             }
         steps = await self.steps()
-        existing = await importer.discover(self.ctx)
+        existing = await importer.discover(self.ctx, self.conf_dir)
         return {
             "setup_complete": False,
             "steps": steps,
@@ -182,4 +184,4 @@ class SetupService:
         self, actor: Actor, interfaces: list[str] | None, files: list[str] | None
     ) -> tuple[list[Network], list[str]]:
         await self.refuse_if_complete()
-        return await importer.import_all(self.ctx, actor, interfaces, files)
+        return await importer.import_all(self.ctx, actor, interfaces, files, self.conf_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wgpilot.config import Settings
@@ -40,6 +41,6 @@ class WebState:
         self.peers = PeerService(self.ctx)
         self.bridges = BridgeService(self.ctx)
         self.settings_svc = SettingsService(self.ctx)
-        self.setup = SetupService(self.ctx, self.auth)
+        self.setup = SetupService(self.ctx, self.auth, Path(self.settings["wireguard_dir"]))
         self.backup = BackupService(self.ctx, self.settings)
         self.alerts = AlertService(self.ctx)

@@ -14,7 +14,12 @@ import pytest
 
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WGPILOT_DATA_DIR": str(data), "WGPILOT_DRIVER": "none"}
+    env = {
+        **os.environ,
+        "WGPILOT_DATA_DIR": str(data),
+        "WGPILOT_DRIVER": "none",
+        "WGPILOT_WIREGUARD_DIR": str(data / "wireguard"),  # not the host's /etc/wireguard
+    }
     env.pop("WGPILOT_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "wgpilot", *args], capture_output=True, text=True, env=env, timeout=60

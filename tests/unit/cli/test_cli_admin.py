@@ -49,6 +49,7 @@ def test_terminal_wizard(tmp_path: Path) -> None:
         "WGPILOT_DATA_DIR": str(data),
         "WGPILOT_DRIVER": "none",
         "WGPILOT_AUTH_BCRYPT_COST": "4",
+        "WGPILOT_WIREGUARD_DIR": str(data / "wireguard"),  # nothing to import
     }
     assert cli(data, "init").returncode == 0
     out = drive(
@@ -74,6 +75,51 @@ def test_terminal_wizard(tmp_path: Path) -> None:
     assert again.returncode == 0 and "already set up" in again.stdout
     st = json.loads(cli(data, "status", "--json").stdout)
     assert st["networks"][0]["mode"] == "hub-routed"
+
+
+def test_terminal_wizard_imports_an_existing_setup(tmp_path: Path) -> None:
+    from wgpilot.domain import keys
+
+    data, conf = tmp_path / "data", tmp_path / "wireguard"
+    conf.mkdir()
+    server, (_, peer) = keys.generate_keypair()[0], keys.generate_keypair()
+    (conf / "wg0.conf").write_text(
+        f"[Interface]\nPrivateKey = {server}\nAddress = 10.20.0.1/24\nListenPort = 51830\n"
+        "PostUp = iptables -A FORWARD -i %i -j ACCEPT\n\n"
+        f"[Peer]\n# Name = desk\nPublicKey = {peer}\nAllowedIPs = 10.20.0.2/32\n"
+    )
+    env = {
+        **os.environ,
+        "WGPILOT_DATA_DIR": str(data),
+        "WGPILOT_DRIVER": "none",
+        "WGPILOT_AUTH_BCRYPT_COST": "4",
+        "WGPILOT_WIREGUARD_DIR": str(conf),
+    }
+    assert cli(data, "init").returncode == 0
+    out = drive(
+        ["setup"],
+        env,
+        [
+            ("username", "admin"),
+            ("password", "a long enough password"),
+            ("repeat", "a long enough password"),
+            ("public IP", "203.0.113.9"),
+            ("host name", ""),
+            ("DNS", ""),
+            ("import them", "y"),
+            ("device name", "laptop"),
+        ],
+    )
+    assert f"wg0: 1 peers, port 51830 ({conf / 'wg0.conf'})" in out, out
+    assert (
+        "imported wg0 (wg0, 10.20.0.0/24, port 51830)" in out and "note: wg0: postup is not imported" in out
+    )
+    assert "setup complete." in out and "Address = 10.20.0.3/32" in out, out
+    peers = json.loads(cli(data, "peer", "list", "--network", "wg0", "--json").stdout)
+    assert sorted((p["name"], p["address"]) for p in peers) == [
+        ("desk", "10.20.0.2"),
+        ("laptop", "10.20.0.3"),
+    ]
 
 
 def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
