@@ -19,6 +19,7 @@ from wgpilot.domain import validate
 from wgpilot.domain.errors import AuthError, RateLimitedError, ValidationError
 from wgpilot.domain.models import Actor, User
 from wgpilot.services.context import Context
+from wgpilot.storage.db import Tx
 
 log = logging.getLogger(__name__)
 
@@ -225,11 +226,25 @@ class AuthService:
             log.warning("login failed", extra={"username": username[:64], "ip": ip})
             raise AuthError("wrong username or password", code="INVALID_CREDENTIALS")
         async with self.ctx.db.transaction() as tx:
+            await self._unchanged(tx, user)
             await self.ctx.audit.record(
                 tx, Actor(user.id, user.username, ip), "auth.login", f"user:{user.id}", {}, self.ctx.now()
             )
         log.info("login", extra={"username": user.username, "ip": ip})
         return await self.issue(user)
+
+    async def _unchanged(self, tx: Tx, user: User) -> None:
+        """Inside the write transaction (no restore can swap the database during it):
+        ``user``, read before it, is still this user — not another account that a
+        restore meanwhile put under the same id, nor one whose password or sessions
+        changed."""
+        now = await self.ctx.users.get(tx, user.id)
+        if now is None or (now.username, now.password_hash, now.session_version) != (
+            user.username,
+            user.password_hash,
+            user.session_version,
+        ):
+            raise AuthError("your account changed meanwhile (a restore?); log in again", code="UNAUTHORIZED")
 
     async def logout(self, user: User, ip: str | None) -> None:
         self._users.clear()
@@ -251,6 +266,7 @@ class AuthService:
         self._users.clear()
         now = self.ctx.now()
         async with self.ctx.db.transaction() as tx:
+            await self._unchanged(tx, user)
             await self.ctx.users.set_password(tx, user.id, hashed, now)
             await self.ctx.audit.record(
                 tx, Actor(user.id, user.username, ip), "auth.password_change", f"user:{user.id}", {}, now

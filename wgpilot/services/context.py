@@ -5,6 +5,7 @@ know nothing about HTTP or the command line."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from wgpilot.storage.peers import PeerRepo
 from wgpilot.storage.secrets import Cipher
 from wgpilot.storage.settings import SettingsRepo
 from wgpilot.storage.users import UserRepo
+
+log = logging.getLogger(__name__)
 
 
 class Host(Protocol):
@@ -81,6 +84,11 @@ class Context:
         return listener
 
     def changed(self, kind: str, network_id: int | None = None) -> None:
-        """Tell interested parts of the process (monitor, SSE) that state changed."""
-        for listener in self.listeners:
-            listener(kind, network_id)
+        """Tell interested parts of the process (monitor, SSE) that state changed. A
+        listener that fails is logged; it never undoes or interrupts the change (a
+        restore calls this between swapping the database and reconciling the kernel)."""
+        for listener in list(self.listeners):
+            try:
+                listener(kind, network_id)
+            except Exception:
+                log.exception("a change listener failed", extra={"kind": kind, "network_id": network_id})

@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 CONF_DIR = Path("/etc/wireguard")
 _NAME_COMMENT = re.compile(r"^#\s*(?:name|friendly_?name|client|peer)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
+_PIVPN_BEGIN = re.compile(r"^#+\s*begin\s+(.+?)\s*#*$", re.IGNORECASE)  # "### begin laptop ###"
+_PIVPN_END = re.compile(r"^#+\s*end\s+.*$", re.IGNORECASE)
+# A run of base64 as long as most of a key: a comment holding one is never a name
+# ("# old PrivateKey = …" must not become a peer name shown in the UI).
+_KEYLIKE = re.compile(r"[A-Za-z0-9+/]{24,}")
+_NUMBER = re.compile(r"[0-9]{1,9}")
 _UNSAFE = re.compile(r"[^\w .,'@()+&-]", re.UNICODE)
 
 
@@ -63,13 +69,19 @@ def parse_conf(text: str, name: str) -> ParsedInterface:
             continue
         if line.startswith("#"):
             m = _NAME_COMMENT.match(line)
-            if m:
-                if section == "peer" and peer is not None and peer.name is None:
-                    peer.name = m.group(1)
-                else:
-                    pending_name = m.group(1)
-            elif section != "interface" or peer is None:
-                pending_name = pending_name or line.lstrip("#").strip() or None
+            begin = _PIVPN_BEGIN.match(line)
+            if m and section == "peer" and peer is not None and peer.name is None and not peer.public_key:
+                peer.name = m.group(1)  # "[Peer]" then "# Name = …": this peer's
+            elif (found := m or begin) is not None:
+                pending_name = found.group(1)  # the next peer's
+            elif _PIVPN_END.match(line):
+                pass
+            elif section != "interface" and pending_name is None:
+                # A free comment right before a [Peer] names it, unless it looks
+                # like a setting (a commented-out key, an old value).
+                text_ = line.lstrip("#").strip()
+                if text_ and "=" not in text_ and len(text_) <= 64:
+                    pending_name = text_
             continue
         if line.lower() == "[interface]":
             section, pending_name = "interface", None
@@ -90,13 +102,14 @@ def parse_conf(text: str, name: str) -> ParsedInterface:
             if key == "privatekey":
                 iface.private_key = value
             elif key == "listenport":
-                iface.listen_port = int(value) if value.isdigit() else None
+                port = _number(value, f"{name}: ListenPort", iface.warnings)
+                iface.listen_port = 0 if port is None else port  # 0: refused by the port check
             elif key == "address":
                 iface.addresses += values
             elif key == "dns":
                 iface.dns += values
             elif key == "mtu":
-                iface.mtu = int(value) if value.isdigit() else None
+                iface.mtu = _number(value, f"{name}: MTU", iface.warnings)
             else:
                 iface.warnings.append(
                     f"{name}: {key} is not imported (wgpilot manages routing and firewall itself)"
@@ -111,9 +124,35 @@ def parse_conf(text: str, name: str) -> ParsedInterface:
             elif key == "endpoint":
                 peer.endpoint = value
             elif key == "persistentkeepalive":
-                peer.keepalive = int(value) if value.isdigit() else None
+                peer.keepalive = (
+                    None if value == "off" else _number(value, f"{name}: PersistentKeepalive", iface.warnings)
+                )
     iface.peers = [p for p in iface.peers if p.public_key]
     return iface
+
+
+def _number(value: str, what: str, warnings: list[str]) -> int | None:
+    """A decimal number of a file (ASCII digits only: ``int`` also takes "²" and
+    any Unicode digit, and thousands of digits); None with a warning otherwise."""
+    if _NUMBER.fullmatch(value):
+        return int(value)
+    warnings.append(f"{what} {value[:20]!r} is not a number; left out")
+    return None
+
+
+def _read_conf(path: Path, warnings: list[str]) -> str | None:
+    """A wg-quick file's text, or None with a warning when it cannot be read (the
+    service runs as an unprivileged user; /etc/wireguard is usually root's alone)."""
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        warnings.append(
+            f"{path.stem}: cannot read {path} ({exc.strerror or exc}); peer names, DNS and MTU not taken from it"
+            " — run `sudo wgpilot setup` to import wg-quick files"
+        )
+        return None
 
 
 async def _from_kernel(ctx: Context, name: str, conf_dir: Path) -> ParsedInterface:
@@ -128,8 +167,9 @@ async def _from_kernel(ctx: Context, name: str, conf_dir: Path) -> ParsedInterfa
     )
     names: dict[str, str | None] = {}
     conf = conf_dir / f"{name}.conf"
-    if conf.is_file():
-        parsed = parse_conf(conf.read_text(errors="replace"), name)
+    text = _read_conf(conf, iface.warnings)
+    if text is not None:
+        parsed = parse_conf(text, name)
         names = {p.public_key: p.name for p in parsed.peers}
         iface.dns, iface.mtu, iface.path = parsed.dns, parsed.mtu, str(conf)
     for p in dev.peers.values():
@@ -196,6 +236,8 @@ async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str,
 
 
 def _peer_name(raw: str | None, public_key: str, taken: set[str]) -> str:
+    if raw and _KEYLIKE.search(raw):
+        raw = None  # never a key (or most of one) as a name
     base = _UNSAFE.sub("", raw or "").strip()[:56] or f"peer-{re.sub(r'[^A-Za-z0-9]', '', public_key)[:8]}"
     try:
         base = validate.name(base)
@@ -233,8 +275,12 @@ class _Plan:
     port: int
     dns: tuple[str, ...]
     mtu: int | None
-    mode: Mode
     peers: list[_PeerPlan]
+
+    @property
+    def mode(self) -> Mode:
+        """A site behind any peer makes it a site-to-site network."""
+        return Mode.SITE_TO_SITE if any(p.sites for p in self.peers) else Mode.GATEWAY
 
 
 def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
@@ -267,6 +313,10 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     if not v4:
         warnings.append(f"{label}: no IPv4 address; skipped")
         return None
+    for extra in v4[1:] + v6[1:]:
+        warnings.append(f"{label}: Address {extra} not imported (a network has one IPv4 and one IPv6 subnet)")
+    # Skipped peers of a running interface leave it when wgpilot converges it.
+    dropped = "skipped" if iface.source == "file" else "skipped (and removed from the running interface)"
     try:
         subnet = validate.subnet(str(v4[0].network), "Address")
         if v4[0].ip != ipam.server_address(subnet):
@@ -274,7 +324,7 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
                 f"{label}: its address {v4[0]} is not the first usable address of {subnet}; skipped"
             )
             return None
-        port = validate.port(iface.listen_port or 51820, "ListenPort")
+        port = validate.port(51820 if iface.listen_port is None else iface.listen_port, "ListenPort")
     except ValidationError as exc:
         warnings.append(f"{label}: {exc.message}; skipped")
         return None
@@ -283,9 +333,11 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
         try:
             subnet6 = validate.subnet6(str(v6[0].network), subnet, "Address")
             if v6[0].ip != ipam.server_address6(subnet6):
-                subnet6 = None
+                raise ValidationError(f"it is not the first usable address of {subnet6}")
         except ValidationError as exc:
-            warnings.append(f"{label}: IPv6 address {v6[0]} not imported: {exc.message}")
+            warnings.append(
+                f"{label}: IPv6 address {v6[0]} not imported ({exc.message}); peers keep IPv4 only"
+            )
             subnet6 = None
     dns: list[str] = []
     for entry in iface.dns:
@@ -298,21 +350,36 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
         mtu = validate.mtu(iface.mtu, "MTU")
     except ValidationError as exc:
         warnings.append(f"{label}: MTU {iface.mtu} left out: {exc.message}")
-    own: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [subnet] + ([subnet6] if subnet6 else [])
+    # The peers' own addresses: never sites, even when the IPv6 subnet was not taken.
+    own: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [subnet] + ([v6[0].network] if v6 else [])
     peers: list[_PeerPlan] = []
+    sites: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []  # (peer, site) kept so far
     seen_keys: set[str] = {keys.public_key(private_key)}
     seen_addresses: set[ipaddress.IPv4Address] = {ipam.server_address(subnet)}
     seen6: set[ipaddress.IPv6Address] = {ipam.server_address6(subnet6)} if subnet6 else set()
     for p in iface.peers:
-        peer = _peer_plan(label, p, subnet, subnet6, warnings)
+        peer = _peer_plan(label, p, subnet, subnet6, own, warnings, dropped)
         if peer is None:
             continue
+        short = f"{p.public_key[:8]}…"
         if peer.public_key in seen_keys:
-            warnings.append(f"{label}: peer {p.public_key[:8]}… appears twice (or is the server); skipped")
+            warnings.append(f"{label}: peer {short} appears twice (or is the server); {dropped}")
             continue
         if peer.address in seen_addresses:
-            warnings.append(f"{label}: peer {p.public_key[:8]}… uses {peer.address}, already taken; skipped")
+            warnings.append(f"{label}: peer {short} uses {peer.address}, already taken; {dropped}")
             continue
+        kept = []
+        for site in peer.sites:
+            net = ipaddress.ip_network(site)
+            clash = next((who for who, other in sites if other.overlaps(net)), None)
+            if clash is not None:
+                warnings.append(
+                    f"{label}: peer {short}: AllowedIPs {site} overlaps a site of {clash}; left out"
+                )
+            else:
+                kept.append(site)
+                sites.append((short, net))
+        peer.sites = tuple(kept)
         if peer.address6 is not None and peer.address6 in seen6:
             warnings.append(
                 f"{label}: peer {p.public_key[:8]}…: {peer.address6} already taken; IPv6 left out"
@@ -323,19 +390,7 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
         if peer.address6 is not None:
             seen6.add(peer.address6)
         peers.append(peer)
-    # Any allowed IP outside the network's own subnets means a site behind the peer.
-    is_s2s = any(not any(ipaddress.ip_network(c).overlaps(o) for o in own) for p in peers for c in p.sites)
-    return _Plan(
-        iface.name,
-        private_key,
-        subnet,
-        subnet6,
-        port,
-        tuple(dict.fromkeys(dns)),
-        mtu,
-        Mode.SITE_TO_SITE if is_s2s else Mode.GATEWAY,
-        peers,
-    )
+    return _Plan(iface.name, private_key, subnet, subnet6, port, tuple(dict.fromkeys(dns)), mtu, peers)
 
 
 def _peer_plan(
@@ -343,34 +398,39 @@ def _peer_plan(
     p: ParsedPeer,
     subnet: ipaddress.IPv4Network,
     subnet6: ipaddress.IPv6Network | None,
+    own: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
     warnings: list[str],
+    dropped: str,
 ) -> _PeerPlan | None:
+    """One peer's values; its AllowedIPs beyond its own addresses are the sites behind
+    it, checked as the API checks site networks (no default route, not inside the
+    network itself)."""
     short = f"{p.public_key[:8]}…"
     try:
         public_key = keys.check_key(p.public_key, "PublicKey")
         preshared_key = keys.check_key(p.preshared_key, "PresharedKey") if p.preshared_key else None
     except ValidationError as exc:
-        warnings.append(f"{label}: peer {short} skipped: {exc.fields[0].field} is not a WireGuard key")
+        warnings.append(f"{label}: peer {short} {dropped}: {exc.fields[0].field} is not a WireGuard key")
         return None
     nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for c in p.allowed_ips:
         try:
             nets.append(ipaddress.ip_network(c, strict=False))
         except ValueError:
-            warnings.append(f"{label}: peer {short} skipped: AllowedIPs entry {c[:60]!r} is not a CIDR")
+            warnings.append(f"{label}: peer {short} {dropped}: AllowedIPs entry {c[:60]!r} is not a CIDR")
             return None
     host4 = next(
         (n for n in nets if n.version == 4 and n.prefixlen == 32 and n.network_address in subnet),
         None,
     )
     if host4 is None or not isinstance(host4.network_address, ipaddress.IPv4Address):
-        warnings.append(f"{label}: peer {short} has no address inside {subnet}; skipped")
+        warnings.append(f"{label}: peer {short} has no address inside {subnet}; {dropped}")
         return None
     first, last = ipam.usable_range(subnet)
     index = ipam.index_of(subnet, host4.network_address)
     if not first <= index <= last or host4.network_address == ipam.server_address(subnet):
         warnings.append(
-            f"{label}: peer {short} has {host4.network_address}, not a usable peer address; skipped"
+            f"{label}: peer {short} has {host4.network_address}, not a usable peer address; {dropped}"
         )
         return None
     host6 = next(
@@ -394,15 +454,21 @@ def _peer_plan(
         keepalive = validate.keepalive(p.keepalive)
     except ValidationError:
         warnings.append(f"{label}: peer {short}: PersistentKeepalive {p.keepalive} left out (0-65535)")
+    sites: list[str] = []
+    for n in nets:
+        if n in (host4, host6):
+            continue
+        if n.prefixlen == 0:
+            warnings.append(f"{label}: peer {short}: AllowedIPs {n} left out (a default route is not a site)")
+        elif any(n.version == o.version and n.overlaps(o) for o in own):
+            if not (
+                n.version == 6 and n.prefixlen == 128 and subnet6 is None
+            ):  # its IPv6 address: warned once
+                warnings.append(f"{label}: peer {short}: AllowedIPs {n} left out (inside the network itself)")
+        elif str(n) not in sites:
+            sites.append(str(n))
     return _PeerPlan(
-        public_key,
-        preshared_key,
-        host4.network_address,
-        address6,
-        tuple(str(n) for n in nets if n not in (host4, host6)),
-        endpoint,
-        keepalive,
-        p.name,
+        public_key, preshared_key, host4.network_address, address6, tuple(sites), endpoint, keepalive, p.name
     )
 
 
@@ -433,9 +499,23 @@ async def _import_one(
             if n.interface == plan.interface:
                 warnings.append(f"{plan.interface}: already imported")
                 return None
-            if n.subnet.overlaps(plan.subnet) or n.listen_port == plan.port:
+            six = plan.subnet6 is not None and n.subnet6 is not None and n.subnet6.overlaps(plan.subnet6)
+            if n.subnet.overlaps(plan.subnet) or six or n.listen_port == plan.port:
                 warnings.append(f"{plan.interface}: subnet or port clashes with network {n.name!r}; skipped")
                 return None
+        theirs = [net for n in existing for net in (n.subnet, n.subnet6) if net is not None]
+        for p in plan.peers:
+            kept = []
+            for site in p.sites:
+                site_net = ipaddress.ip_network(site)
+                if any(site_net.version == t.version and site_net.overlaps(t) for t in theirs):
+                    warnings.append(
+                        f"{plan.interface}: peer {p.public_key[:8]}…: AllowedIPs {site} overlaps another"
+                        " network of wgpilot; left out"
+                    )
+                else:
+                    kept.append(site)
+            p.sites = tuple(kept)
         net_id = await ctx.networks.insert(
             tx,
             name=_network_name(plan.interface, {n.name.lower() for n in existing}),
@@ -504,9 +584,12 @@ async def _import_one(
             if iface.source == "kernel":
                 await ctx.driver.mark(iface.name)
             try:
+                # The firewall first: it only adds this network's rules to wgpilot's own
+                # table, which the next reconcile rebuilds from the database anyway;
+                # the interface is changed last, once nothing else can fail.
                 rec = Reconciler(ctx)
-                await rec.converge_network(tx, net, Report())
                 await rec.converge_firewall(tx, Report())
+                await rec.converge_network(tx, net, Report())
             except BaseException:
                 if iface.source == "kernel":
                     await ctx.driver.unmark(iface.name)
@@ -541,11 +624,19 @@ async def import_all(
     for i, path_s in enumerate(files or []):
         path = Path(path_s)
         # Only wg-quick files in the configuration directory, never arbitrary paths.
-        if path.parent.resolve() != conf_dir.resolve() or path.suffix != ".conf" or not path.is_file():
+        try:
+            inside = path.parent.resolve() == conf_dir.resolve() and path.suffix == ".conf"
+            exists = inside and path.is_file()
+        except (OSError, ValueError):  # a NUL byte, a path the service may not look into
+            inside = exists = False
+        if not exists:
             raise ValidationError.field(f"files[{i}]", f"must be a .conf file in {conf_dir}")
         if path.stem in kernel_names:
             continue  # the running interface is the truth; the file only lends names
-        parsed = parse_conf(path.read_text(errors="replace"), path.stem)
+        text = _read_conf(path, warnings)
+        if text is None:
+            continue
+        parsed = parse_conf(text, path.stem)
         parsed.path = str(path)
         candidates.append(parsed)
     out = []
@@ -553,7 +644,13 @@ async def import_all(
         try:
             net = await _import_one(ctx, actor, iface, warnings)
         except WgpilotError as exc:
-            warnings.append(f"{iface.name}: {exc.message}")
+            warnings.append(f"{iface.name}: {exc.message}; nothing of it imported")
+            continue
+        except Exception:  # a bug: reported for this interface; the others still go
+            log.exception("import failed", extra={"interface": iface.name})
+            warnings.append(
+                f"{iface.name}: import failed (an internal error, see the log); nothing of it imported"
+            )
             continue
         if net is not None:
             out.append(net)

@@ -87,3 +87,39 @@ async def test_a_token_verified_before_a_restore_is_not_cached_after_it(
     monkeypatch.undo()
     assert (await auth.authenticate(token)) is not None  # same database: still valid, now cached
     assert token in auth._verified
+
+
+async def test_a_login_across_a_restore_issues_nothing(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user is read, then bcrypt takes its time; if the account under that id is
+    not the same any more when the login is recorded, no token is issued for it."""
+    from wgpilot.domain.errors import AuthError
+
+    auth = AuthService(ctx, bcrypt_cost=4)
+    user_id = await _admin(ctx, auth)
+    real = auth._verify
+
+    async def verify_then_restore(password: str, hashed: str | None) -> bool:
+        ok = await real(password, hashed)
+        async with ctx.db.transaction() as tx:  # what a restore of an older backup looks like
+            await ctx.users.bump_session_version(tx, user_id, 1)
+        return ok
+
+    monkeypatch.setattr(auth, "_verify", verify_then_restore)
+    with pytest.raises(AuthError):
+        await auth.login("admin", "long enough pw", "192.0.2.9")
+    assert await ctx.db.fetchval("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login'") == 0
+
+
+async def test_a_password_change_for_a_replaced_account_writes_nothing(ctx: Context) -> None:
+    from wgpilot.domain.errors import AuthError
+
+    auth = AuthService(ctx, bcrypt_cost=4)
+    user_id = await _admin(ctx, auth)
+    stale = await ctx.users.get(ctx.db, user_id)
+    assert stale is not None
+    async with ctx.db.transaction() as tx:  # another account under the same id now
+        await ctx.users.set_password(tx, user_id, await auth.hash_password("someone else's"), 1)
+    before = await ctx.db.fetchval("SELECT password_hash FROM users WHERE id = ?", (user_id,))
+    with pytest.raises(AuthError):
+        await auth.change_password(stale, "long enough pw", "a new long password", "192.0.2.9")
+    assert await ctx.db.fetchval("SELECT password_hash FROM users WHERE id = ?", (user_id,)) == before

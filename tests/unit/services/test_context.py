@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from wgpilot.services.context import Context
 
 
@@ -27,3 +29,17 @@ async def test_identity_refresh_runs_on_settings_and_restore_only(ctx: Context) 
     ctx.changed("settings")
     await asyncio.sleep(0.01)
     assert len(calls) == 2
+
+
+async def test_a_failing_listener_neither_stops_the_others_nor_the_caller(
+    ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def broken(kind: str, network_id: int | None) -> None:
+        raise RuntimeError("listener bug")
+
+    ctx.listeners[:] = [broken, lambda kind, network_id: seen.append(kind)]
+    ctx.changed("restore")
+    assert seen == ["restore"]
+    assert any("a change listener failed" in r.getMessage() for r in caplog.records)

@@ -237,3 +237,133 @@ async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(
         )
     raw = await history.series(nets[0].id, start=t0, end=t0 + 30, granularity="raw", peer_id=peer.id)
     assert [(p["rx_bytes"], p["tx_bytes"]) for p in raw["series"]] == [(0, 0), (700, 300)]
+
+
+async def test_comments_that_hold_settings_or_keys_never_become_names(ctx: Context, conf_dir: Path) -> None:
+    server = _key()[0]
+    a, b, c = (_key()[1] for _ in range(3))
+    (conf_dir / "wg0.conf").write_text(
+        f"""# my server
+[Interface]
+# old PrivateKey = {server}
+PrivateKey = {server}
+Address = 10.60.0.1/24
+
+[Peer]
+PublicKey = {a}
+AllowedIPs = 10.60.0.2/32
+
+# {_key()[0]}
+[Peer]
+PublicKey = {b}
+AllowedIPs = 10.60.0.3/32
+
+### begin anna-phone ###
+[Peer]
+PublicKey = {c}
+AllowedIPs = 10.60.0.4/32
+### end anna-phone ###
+"""
+    )
+    (net,), _ = await importer.import_all(ctx, ACTOR, None, None)
+    names = {str(p.address): p.name for p in (await PeerService(ctx).page(net.id)).items}
+    short = {k: "peer-" + "".join(ch for ch in k if ch.isalnum())[:8] for k in (a, b)}
+    assert names == {"10.60.0.2": short[a], "10.60.0.3": short[b], "10.60.0.4": "anna-phone"}
+    assert server[:20] not in repr(names)
+
+
+@pytest.mark.parametrize("value", ["²", "1" * 4400, "0x10", "-5"])
+async def test_numbers_are_ascii_digits(ctx: Context, conf_dir: Path, value: str) -> None:
+    (conf_dir / "wg0.conf").write_text(
+        f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = 10.61.0.1/24\nListenPort = {value}\nMTU = {value}\n\n"
+        f"[Peer]\nPublicKey = {_key()[1]}\nAllowedIPs = 10.61.0.2/32\nPersistentKeepalive = {value}\n"
+    )
+    assert [d["name"] for d in await importer.discover(ctx)] == ["wg0"]  # the setup status still loads
+    nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
+    assert nets == []
+    assert _has(warnings, "wg0: ListenPort", "is not a number") and _has(
+        warnings, "wg0", "ListenPort", "skipped"
+    )
+    assert _has(warnings, "wg0: MTU", "is not a number") and _has(
+        warnings, "PersistentKeepalive", "not a number"
+    )
+
+
+async def test_odd_paths_are_refused_by_field(ctx: Context, conf_dir: Path) -> None:
+    for path in (f"{conf_dir}/x\x00/y.conf", f"{conf_dir}/wg0.conf\x00", "\x00"):
+        with pytest.raises(ValidationError) as err:
+            await importer.import_all(ctx, ACTOR, [], [path])
+        assert err.value.fields[0].field == "files[0]"
+
+
+async def test_an_unreadable_file_is_a_warning(ctx: Context, conf_dir: Path) -> None:
+    driver: FakeDriver = ctx.driver  # type: ignore[assignment]
+    driver.add_foreign("wg9", private_key=_key()[0], port=51900)
+    driver.devs["wg9"].addresses = {"10.40.0.1/24"}
+    (conf_dir / "wg9.conf").mkdir()  # reading it fails, as a root-only file does for the service
+    nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
+    assert [n.interface for n in nets] == ["wg9"]
+    assert _has(warnings, "wg9: cannot read", "peer names, DNS and MTU not taken", "sudo wgpilot setup")
+
+
+async def test_sites_are_checked_as_the_api_checks_them(ctx: Context, conf_dir: Path) -> None:
+    from wgpilot.services.networks import NetworkService
+
+    await NetworkService(ctx).create(ACTOR, name="lab", subnet="172.20.0.0/24", listen_port=51999)
+    gw1, gw2, road = (_key()[1] for _ in range(3))
+    (conf_dir / "wg5.conf").write_text(
+        f"""[Interface]
+PrivateKey = {_key()[0]}
+Address = 10.70.0.1/24, fd70::5/64
+
+[Peer]
+PublicKey = {gw1}
+AllowedIPs = 10.70.0.2/32, fd70::2/128, 192.168.50.0/24, 0.0.0.0/0, 10.70.0.0/25, 172.20.0.0/16
+
+[Peer]
+PublicKey = {gw2}
+AllowedIPs = 10.70.0.3/32, 192.168.50.128/25, 192.168.60.0/24
+
+[Peer]
+PublicKey = {road}
+AllowedIPs = 10.70.0.4/32, fd70::4/128
+"""
+    )
+    nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
+    assert len(nets) == 1, warnings
+    net = nets[0]
+    assert _has(warnings, "IPv6 address fd70::5/64 not imported", "first usable address")
+    assert _has(warnings, "0.0.0.0/0 left out (a default route is not a site)")
+    assert _has(warnings, "10.70.0.0/25 left out (inside the network itself)")
+    assert _has(warnings, "172.20.0.0/16 overlaps another network of wgpilot")
+    assert _has(warnings, f"{gw2[:8]}", "192.168.50.128/25 overlaps a site of")
+    assert not _has(warnings, "fd70::2") and not _has(warnings, "fd70::4")  # their addresses: warned once
+    assert net.mode is Mode.SITE_TO_SITE and net.subnet6 is None
+    peers = {p.public_key: p for p in (await PeerService(ctx).page(net.id)).items}
+    assert peers[gw1].site_networks == ("192.168.50.0/24",) and peers[gw2].site_networks == (
+        "192.168.60.0/24",
+    )
+    assert peers[road].site_networks == () and peers[road].address6 is None
+
+
+async def test_one_interface_failing_does_not_stop_the_others(
+    ctx: Context, conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wgpilot.services.reconcile import Reconciler
+
+    for i, name in enumerate(("wga", "wgb")):
+        (conf_dir / f"{name}.conf").write_text(
+            f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = 10.8{i}.0.1/24\nListenPort = 5184{i}\n"
+        )
+    real = Reconciler.converge_network
+
+    async def broken(self: Reconciler, conn: object, net: object, report: object) -> None:
+        if getattr(net, "interface", "") == "wga":
+            raise RuntimeError("a bug")
+        await real(self, conn, net, report)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Reconciler, "converge_network", broken)
+    nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
+    assert [n.interface for n in nets] == ["wgb"]
+    assert _has(warnings, "wga: import failed (an internal error, see the log); nothing of it imported")
+    assert [n.interface for n in await ctx.networks.all(ctx.db)] == ["wgb"]
