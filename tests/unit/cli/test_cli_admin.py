@@ -42,23 +42,30 @@ def drive(args: list[str], env: dict[str, str], script: list[tuple[str, str]], t
     return out.decode(errors="replace")
 
 
-def test_terminal_wizard(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def wizard(data: Path, wireguard_dir: Path, answers: list[tuple[str, str]]) -> str:
+    """``wgpilot setup`` on a fresh data directory: steps 1 and 2, then ``answers``."""
     env = {
         **os.environ,
         "WGPILOT_DATA_DIR": str(data),
         "WGPILOT_DRIVER": "none",
         "WGPILOT_AUTH_BCRYPT_COST": "4",
-        "WGPILOT_WIREGUARD_DIR": str(data / "wireguard"),  # nothing to import
+        "WGPILOT_WIREGUARD_DIR": str(wireguard_dir),
     }
     assert cli(data, "init").returncode == 0
-    out = drive(
-        ["setup"],
-        env,
+    admin = [
+        ("username", "admin"),
+        ("password", "a long enough password"),
+        ("repeat", "a long enough password"),
+    ]
+    return drive(["setup"], env, admin + answers)
+
+
+def test_terminal_wizard(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    out = wizard(
+        data,
+        data / "wireguard",  # nothing to import
         [
-            ("username", "admin"),
-            ("password", "a long enough password"),
-            ("repeat", "a long enough password"),
             ("public IP", "203.0.113.9"),
             ("host name", "vpn.example.com"),
             ("DNS", ""),
@@ -88,21 +95,10 @@ def test_terminal_wizard_imports_an_existing_setup(tmp_path: Path) -> None:
         "PostUp = iptables -A FORWARD -i %i -j ACCEPT\n\n"
         f"[Peer]\n# Name = desk\nPublicKey = {peer}\nAllowedIPs = 10.20.0.2/32\n"
     )
-    env = {
-        **os.environ,
-        "WGPILOT_DATA_DIR": str(data),
-        "WGPILOT_DRIVER": "none",
-        "WGPILOT_AUTH_BCRYPT_COST": "4",
-        "WGPILOT_WIREGUARD_DIR": str(conf),
-    }
-    assert cli(data, "init").returncode == 0
-    out = drive(
-        ["setup"],
-        env,
+    out = wizard(
+        data,
+        conf,
         [
-            ("username", "admin"),
-            ("password", "a long enough password"),
-            ("repeat", "a long enough password"),
             ("public IP", "203.0.113.9"),
             ("host name", ""),
             ("DNS", ""),
