@@ -159,7 +159,9 @@ class AuthService:
         return await asyncio.to_thread(bcrypt.checkpw, data, hashed.encode())
 
     # -- sessions ----------------------------------------------------------------------------------
-    async def issue(self, user: User) -> Session:
+    async def issue(self, user: User, secret: bytes | None = None) -> Session:
+        """A session for ``user``, signed with ``secret`` when given: the one read in
+        the same database generation as ``user`` (see ``_unchanged``)."""
         now = self.ctx.now()
         exp = now + self.session_ttl
         claims = {
@@ -169,7 +171,7 @@ class AuthService:
             "exp": exp,
             "jti": secrets.token_urlsafe(12),
         }
-        token = jwt.encode(claims, await self.secret(), algorithm=ALGORITHM)
+        token = jwt.encode(claims, secret or await self.secret(), algorithm=ALGORITHM)
         return Session(user, token, exp)
 
     async def authenticate(self, token: str) -> User | None:
@@ -220,29 +222,36 @@ class AuthService:
     # -- use cases -----------------------------------------------------------------------------------
     async def login(self, username: str, password: str, ip: str | None) -> Session:
         self.limiter.hit(ip or "unknown")
+        generation = self._generation
+        secret = await self.secret()
         user = await self.ctx.users.get_by_username(self.ctx.db, username)
         ok = await self._verify(password, user.password_hash if user else None)
         if not ok or user is None:
             log.warning("login failed", extra={"username": username[:64], "ip": ip})
             raise AuthError("wrong username or password", code="INVALID_CREDENTIALS")
         async with self.ctx.db.transaction() as tx:
-            await self._unchanged(tx, user)
+            await self._unchanged(tx, user, generation)
             await self.ctx.audit.record(
                 tx, Actor(user.id, user.username, ip), "auth.login", f"user:{user.id}", {}, self.ctx.now()
             )
         log.info("login", extra={"username": user.username, "ip": ip})
-        return await self.issue(user)
+        return await self.issue(user, secret)
 
-    async def _unchanged(self, tx: Tx, user: User) -> None:
+    async def _unchanged(self, tx: Tx, user: User, generation: int) -> None:
         """Inside the write transaction (no restore can swap the database during it):
-        ``user``, read before it, is still this user — not another account that a
-        restore meanwhile put under the same id, nor one whose password or sessions
-        changed."""
+        no restore since ``generation`` (when the caller read the signing secret), and
+        ``user``, read before, is still this user — not another account under the same
+        id, nor one whose password or sessions changed."""
         now = await self.ctx.users.get(tx, user.id)
-        if now is None or (now.username, now.password_hash, now.session_version) != (
-            user.username,
-            user.password_hash,
-            user.session_version,
+        if (
+            generation != self._generation
+            or now is None
+            or (now.username, now.password_hash, now.session_version)
+            != (
+                user.username,
+                user.password_hash,
+                user.session_version,
+            )
         ):
             raise AuthError("your account changed meanwhile (a restore?); log in again", code="UNAUTHORIZED")
 
@@ -265,13 +274,15 @@ class AuthService:
         hashed = await self.hash_password(new)
         self._users.clear()
         now = self.ctx.now()
+        generation = self._generation
+        secret = await self.secret()
         async with self.ctx.db.transaction() as tx:
-            await self._unchanged(tx, user)
+            await self._unchanged(tx, user, generation)
             await self.ctx.users.set_password(tx, user.id, hashed, now)
             await self.ctx.audit.record(
                 tx, Actor(user.id, user.username, ip), "auth.password_change", f"user:{user.id}", {}, now
             )
+            fresh = await self.ctx.users.get(tx, user.id)  # as committed, whatever comes after
         self._users.clear()  # the commit is done: drop what a concurrent request cached
-        fresh = await self.ctx.users.get(self.ctx.db, user.id)
         assert fresh is not None
-        return await self.issue(fresh)
+        return await self.issue(fresh, secret)

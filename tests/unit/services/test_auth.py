@@ -123,3 +123,26 @@ async def test_a_password_change_for_a_replaced_account_writes_nothing(ctx: Cont
     with pytest.raises(AuthError):
         await auth.change_password(stale, "long enough pw", "a new long password", "192.0.2.9")
     assert await ctx.db.fetchval("SELECT password_hash FROM users WHERE id = ?", (user_id,)) == before
+
+
+async def test_a_login_across_a_restore_of_the_same_account_signs_nothing_with_a_new_secret(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even when the restored database holds the very same account, the secret read
+    before the swap must not sign for it: the login is refused, to be tried again."""
+    from wgpilot.domain.errors import AuthError
+
+    auth = AuthService(ctx, bcrypt_cost=4)
+    await _admin(ctx, auth)
+    real = auth._verify
+
+    async def verify_then_restore(password: str, hashed: str | None) -> bool:
+        ok = await real(password, hashed)
+        ctx.changed("restore")
+        return ok
+
+    monkeypatch.setattr(auth, "_verify", verify_then_restore)
+    with pytest.raises(AuthError):
+        await auth.login("admin", "long enough pw", "192.0.2.9")
+    monkeypatch.undo()
+    assert (await auth.login("admin", "long enough pw", "192.0.2.9")).token
