@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from tests.api.conftest import make_client
+from tests.api.conftest import BASE, make_client
 
 
 async def test_network_crud(client) -> None:
@@ -73,6 +74,42 @@ async def test_bodies_without_content_length_are_read_whole_and_limited(client) 
     big = [b"x" * (1 << 19)] * 3
     r = await client.post("/api/networks", content=pieces(big), headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_a_client_leaving_mid_body_is_no_error_and_changes_nothing(app, client, caplog) -> None:
+    # wrk and browsers close connections with a request half sent; that is the
+    # client's doing, not a server error: no traceback, no 500, nothing written.
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    body = b'{"name": "half", "subnet": "10.78.0.0/24"}'
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "https", "path": "/api/networks", "raw_path": b"/api/networks", "root_path": "",
+        "query_string": b"", "server": ("localhost", 443), "client": ("198.51.100.7", 50000),
+        "headers": [
+            (b"host", b"localhost"), (b"origin", BASE.encode()), (b"cookie", cookie.encode()),
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        ],
+    }  # fmt: skip
+    messages = iter([
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.disconnect"},
+    ])  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.DEBUG):
+        await app(scope, receive, send)
+    assert sent == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    access = [r for r in caplog.records if r.name == "wgpilot.http" and r.getMessage() == "request"]
+    assert [getattr(r, "status", None) for r in access] == [499]
+    r = await client.get("/api/networks")
+    assert "half" not in [n["name"] for n in r.json()["items"]]
 
 
 async def test_malformed_requests(client) -> None:

@@ -5,6 +5,7 @@ them once; openapi.py documents the same list; tests walk it."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from wgpilot.web.schemas import Query, Schema
 
 if TYPE_CHECKING:
     from wgpilot.web.state import WebState
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "__Host-wgpilot_session"
 ID_MAX = 10**18 - 1
@@ -165,7 +168,13 @@ class Endpoint:
         self.route_path = re.sub(r"\{(\w+):\w+\}", r"{\1}", op.path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.run(Request(scope, receive, send))
+        try:
+            response = await self.run(Request(scope, receive, send))
+        except ClientDisconnect:
+            # Gone before its body had arrived, so before anything was done: there is
+            # nothing to undo and nobody to answer (the access log says 499).
+            log.debug("client disconnected before its request body arrived")
+            return
         await response(scope, receive, send)
 
     async def run(self, request: Request) -> Response:

@@ -1,7 +1,8 @@
 """The one pure-ASGI middleware in front of the router (``Edge``), in this order:
 
     observe    access log line and request metrics by route template, for every
-               request including those refused below
+               request including those refused below (499: the client left before
+               it could be answered)
     guard      Host allow-list (DNS rebinding), same-origin check on state-changing
                requests (CSRF), request body size limit
     headers    CSP, HSTS, nosniff, frame-ancestors, Referrer-Policy; no-store on
@@ -89,12 +90,13 @@ class Edge:
             return
         start = time.perf_counter()
         status = 500
+        started = False  # set by send_out; never answered and no error: the client left
         static_asset = scope["path"].startswith("/assets/")
 
         async def send_out(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 headers = list(message.get("headers", ()))
                 present = {k.lower() for k, _ in headers}
                 if present.isdisjoint(SECURITY_NAMES):
@@ -111,6 +113,8 @@ class Edge:
                 await self.app(scope, receive, send_out)
             else:
                 await self.guarded(scope, receive, send_out)
+            if not started:
+                status = 499
         finally:
             elapsed = time.perf_counter() - start
             logged = log.isEnabledFor(logging.INFO)  # the record is built only when written
