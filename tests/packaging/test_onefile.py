@@ -3,6 +3,8 @@ host's libnftables found (or clearly asked for) at run time."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -110,6 +112,37 @@ def test_frozen_binary_uses_host_libnftables(releases: Releases, tmp_path: Path)
     # the library hidden: the binary says what to install (it does not bundle its own)
     missing = _status(binary, tmp_path / "b", hide_libnftables=True)
     assert "libnftables.so.1 was not found: install it with 'apt install libnftables1'" in missing, missing
+
+
+def test_frozen_binary_makes_valid_keys(releases: Releases, tmp_path: Path) -> None:
+    """X25519 comes from a compiled library (libsodium through cffi) that PyInstaller
+    must carry: the binary makes a network and a peer, and OpenSSL, from this venv,
+    derives the same public keys from the private keys it wrote."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    binary = str(releases.binary("1.0.1"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+    common = ["--driver", "none", "--data-dir", str(tmp_path / "data")]
+
+    def run(*args: str) -> str:
+        out = subprocess.run(
+            [binary, *args], capture_output=True, text=True, timeout=120, check=False, env=env
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    def public(private: str) -> str:
+        raw = X25519PrivateKey.from_private_bytes(base64.b64decode(private)).public_key()
+        return base64.b64encode(raw.public_bytes_raw()).decode()
+
+    run("network", "create", *common, "--name", "keys", "--subnet", "10.66.0.0/24")
+    run("peer", "add", *common, "--network", "keys", "--name", "laptop")
+    conf = run("peer", "config", "--data-dir", str(tmp_path / "data"), "--network", "keys", "laptop")
+    values = dict(
+        (k.strip(), v.strip()) for k, _, v in (line.partition("=") for line in conf.splitlines()) if _
+    )
+    peers = json.loads(run("peer", "list", *common[2:], "--network", "keys", "--json"))
+    assert public(values["PrivateKey"]) == peers[0]["public_key"]
 
 
 def test_spec_and_hook_are_used(releases: Releases) -> None:

@@ -13,8 +13,19 @@ def test_keypair_matches_wireguard_format() -> None:
     assert len(priv) == len(pub) == 44
     assert keys.public_key(priv) == pub
     raw = base64.b64decode(priv)
-    # X25519 clamping as WireGuard expects it happens at use; the key is 32 random bytes.
-    assert len(raw) == 32
+    # Clamped as `wg genkey` writes keys (RFC 7748 §5).
+    assert len(raw) == 32 and raw[0] & 7 == 0 and raw[31] & 0xC0 == 0x40
+
+
+def test_keys_agree_with_openssl() -> None:
+    # libsodium makes the pairs; OpenSSL (through cryptography) must derive the same public key.
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    for _ in range(50):
+        priv, pub = keys.generate_keypair()
+        other = X25519PrivateKey.from_private_bytes(base64.b64decode(priv)).public_key().public_bytes_raw()
+        assert base64.b64encode(other).decode() == pub
+    assert len({keys.generate_private_key() for _ in range(200)}) == 200
 
 
 def test_known_vector() -> None:
