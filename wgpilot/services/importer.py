@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,9 +286,19 @@ class _Plan:
 
 def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     """Check everything an interface brings; None (with the reason in ``warnings``)
-    when the interface cannot be imported at all. A bad peer is skipped, a bad
-    optional value (DNS entry, MTU, keepalive, endpoint) dropped, each with a warning."""
+    when the interface cannot be imported at all. From a wg-quick file, a bad peer is
+    skipped and a bad value left out, each with a warning. A running interface is
+    taken only whole: converging it would remove from it whatever was left out (a
+    peer, a route, an address) and cut live tunnels, so then it is not imported at
+    all and stays as it is. DNS and MTU, which a running interface takes from its
+    file, are only left out."""
     label = iface.name
+    lossy: list[str] = []  # what adopting a running interface would take away from it
+
+    def lose(message: str) -> None:
+        warnings.append(message)
+        lossy.append(message)
+
     try:
         validate.interface_name(iface.name)
     except ValidationError:
@@ -314,9 +325,8 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
         warnings.append(f"{label}: no IPv4 address; skipped")
         return None
     for extra in v4[1:] + v6[1:]:
-        warnings.append(f"{label}: Address {extra} not imported (a network has one IPv4 and one IPv6 subnet)")
-    # Skipped peers of a running interface leave it when wgpilot converges it.
-    dropped = "skipped" if iface.source == "file" else "skipped (and removed from the running interface)"
+        lose(f"{label}: Address {extra} not imported (a network has one IPv4 and one IPv6 subnet)")
+    dropped = "skipped" if iface.source == "file" else "it would be dropped"
     try:
         subnet = validate.subnet(str(v4[0].network), "Address")
         if v4[0].ip != ipam.server_address(subnet):
@@ -335,9 +345,7 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
             if v6[0].ip != ipam.server_address6(subnet6):
                 raise ValidationError(f"it is not the first usable address of {subnet6}")
         except ValidationError as exc:
-            warnings.append(
-                f"{label}: IPv6 address {v6[0]} not imported ({exc.message}); peers keep IPv4 only"
-            )
+            lose(f"{label}: IPv6 address {v6[0]} not imported ({exc.message}); peers keep IPv4 only")
             subnet6 = None
     dns: list[str] = []
     for entry in iface.dns:
@@ -358,38 +366,37 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     seen_addresses: set[ipaddress.IPv4Address] = {ipam.server_address(subnet)}
     seen6: set[ipaddress.IPv6Address] = {ipam.server_address6(subnet6)} if subnet6 else set()
     for p in iface.peers:
-        peer = _peer_plan(label, p, subnet, subnet6, own, warnings, dropped)
+        peer = _peer_plan(label, p, subnet, subnet6, own, warnings, lose, dropped)
         if peer is None:
             continue
         short = f"{p.public_key[:8]}…"
         if peer.public_key in seen_keys:
-            warnings.append(f"{label}: peer {short} appears twice (or is the server); {dropped}")
+            lose(f"{label}: peer {short} appears twice (or is the server); {dropped}")
             continue
         if peer.address in seen_addresses:
-            warnings.append(f"{label}: peer {short} uses {peer.address}, already taken; {dropped}")
+            lose(f"{label}: peer {short} uses {peer.address}, already taken; {dropped}")
             continue
         kept = []
         for site in peer.sites:
             net = ipaddress.ip_network(site)
             clash = next((who for who, other in sites if other.overlaps(net)), None)
             if clash is not None:
-                warnings.append(
-                    f"{label}: peer {short}: AllowedIPs {site} overlaps a site of {clash}; left out"
-                )
+                lose(f"{label}: peer {short}: AllowedIPs {site} overlaps a site of {clash}; left out")
             else:
                 kept.append(site)
                 sites.append((short, net))
         peer.sites = tuple(kept)
         if peer.address6 is not None and peer.address6 in seen6:
-            warnings.append(
-                f"{label}: peer {p.public_key[:8]}…: {peer.address6} already taken; IPv6 left out"
-            )
+            lose(f"{label}: peer {p.public_key[:8]}…: {peer.address6} already taken; IPv6 left out")
             peer.address6 = None
         seen_keys.add(peer.public_key)
         seen_addresses.add(peer.address)
         if peer.address6 is not None:
             seen6.add(peer.address6)
         peers.append(peer)
+    if lossy and iface.source != "file":
+        warnings.append(_LEFT_AS_IT_IS.format(label=label))
+        return None
     return _Plan(iface.name, private_key, subnet, subnet6, port, tuple(dict.fromkeys(dns)), mtu, peers)
 
 
@@ -400,6 +407,7 @@ def _peer_plan(
     subnet6: ipaddress.IPv6Network | None,
     own: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
     warnings: list[str],
+    lose: Callable[[str], None],
     dropped: str,
 ) -> _PeerPlan | None:
     """One peer's values; its AllowedIPs beyond its own addresses are the sites behind
@@ -410,28 +418,26 @@ def _peer_plan(
         public_key = keys.check_key(p.public_key, "PublicKey")
         preshared_key = keys.check_key(p.preshared_key, "PresharedKey") if p.preshared_key else None
     except ValidationError as exc:
-        warnings.append(f"{label}: peer {short} {dropped}: {exc.fields[0].field} is not a WireGuard key")
+        lose(f"{label}: peer {short}: {exc.fields[0].field} is not a WireGuard key; {dropped}")
         return None
     nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for c in p.allowed_ips:
         try:
             nets.append(ipaddress.ip_network(c, strict=False))
         except ValueError:
-            warnings.append(f"{label}: peer {short} {dropped}: AllowedIPs entry {c[:60]!r} is not a CIDR")
+            lose(f"{label}: peer {short}: AllowedIPs entry {c[:60]!r} is not a CIDR; {dropped}")
             return None
     host4 = next(
         (n for n in nets if n.version == 4 and n.prefixlen == 32 and n.network_address in subnet),
         None,
     )
     if host4 is None or not isinstance(host4.network_address, ipaddress.IPv4Address):
-        warnings.append(f"{label}: peer {short} has no address inside {subnet}; {dropped}")
+        lose(f"{label}: peer {short} has no address inside {subnet}; {dropped}")
         return None
     first, last = ipam.usable_range(subnet)
     index = ipam.index_of(subnet, host4.network_address)
     if not first <= index <= last or host4.network_address == ipam.server_address(subnet):
-        warnings.append(
-            f"{label}: peer {short} has {host4.network_address}, not a usable peer address; {dropped}"
-        )
+        lose(f"{label}: peer {short} has {host4.network_address}, not a usable peer address; {dropped}")
         return None
     host6 = next(
         (
@@ -459,17 +465,24 @@ def _peer_plan(
         if n in (host4, host6):
             continue
         if n.prefixlen == 0:
-            warnings.append(f"{label}: peer {short}: AllowedIPs {n} left out (a default route is not a site)")
+            lose(f"{label}: peer {short}: AllowedIPs {n} left out (a default route is not a site)")
         elif any(n.version == o.version and n.overlaps(o) for o in own):
             if not (
                 n.version == 6 and n.prefixlen == 128 and subnet6 is None
             ):  # its IPv6 address: warned once
-                warnings.append(f"{label}: peer {short}: AllowedIPs {n} left out (inside the network itself)")
+                lose(f"{label}: peer {short}: AllowedIPs {n} left out (inside the network itself)")
         elif str(n) not in sites:
             sites.append(str(n))
     return _PeerPlan(
         public_key, preshared_key, host4.network_address, address6, tuple(sites), endpoint, keepalive, p.name
     )
+
+
+_LEFT_AS_IT_IS = (
+    "{label}: not imported, and left running as it is: adopting it would take away what is listed"
+    " above. Make it fit (one IPv4 subnet with the server on its first address, every peer one"
+    " address inside it, no route overlapping another network) and import it again"
+)
 
 
 def _network_name(raw: str, taken: set[str]) -> str:
@@ -504,6 +517,7 @@ async def _import_one(
                 warnings.append(f"{plan.interface}: subnet or port clashes with network {n.name!r}; skipped")
                 return None
         theirs = [net for n in existing for net in (n.subnet, n.subnet6) if net is not None]
+        lost = len(warnings)
         for p in plan.peers:
             kept = []
             for site in p.sites:
@@ -516,6 +530,9 @@ async def _import_one(
                 else:
                     kept.append(site)
             p.sites = tuple(kept)
+        if len(warnings) > lost and iface.source != "file":
+            warnings.append(_LEFT_AS_IT_IS.format(label=plan.interface))
+            return None
         net_id = await ctx.networks.insert(
             tx,
             name=_network_name(plan.interface, {n.name.lower() for n in existing}),

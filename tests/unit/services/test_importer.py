@@ -239,6 +239,55 @@ async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(
     assert [(p["rx_bytes"], p["tx_bytes"]) for p in raw["series"]] == [(0, 0), (700, 300)]
 
 
+@pytest.mark.parametrize(
+    "change",
+    ["peer outside the subnet", "second address", "route into another network", "default route"],
+)
+async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
+    ctx: Context, conf_dir: Path, change: str
+) -> None:
+    # Converging an adopted interface removes whatever the import left out; on a live
+    # interface that cuts tunnels. So it is imported whole, or not at all and untouched.
+    driver: FakeDriver = ctx.driver  # type: ignore[assignment]
+    await importer.import_all(ctx, ACTOR, [], [])  # nothing yet
+    if change == "route into another network":
+        net_a = conf_dir / "wg1.conf"
+        net_a.write_text(
+            f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = 10.41.0.1/24\nListenPort = 51901\n"
+        )
+        nets, _ = await importer.import_all(ctx, ACTOR, [], [str(net_a)])
+        assert [n.interface for n in nets] == ["wg1"]
+    server, _ = _key()
+    driver.add_foreign("wg9", private_key=server, port=51900)
+    dev = driver.devs["wg9"]
+    dev.addresses = {"10.40.0.1/24"}
+    good, odd = _key()[1], _key()[1]
+    dev.peers[good] = PeerState(good, None, ("10.40.0.2/32",), None, None, 0.0, 0, 0)
+    odd_ips = {
+        "peer outside the subnet": ("192.168.7.2/32",),
+        "second address": ("10.40.0.3/32",),
+        "route into another network": ("10.40.0.3/32", "10.41.0.0/24"),
+        "default route": ("10.40.0.3/32", "0.0.0.0/0"),
+    }[change]
+    dev.peers[odd] = PeerState(odd, None, odd_ips, None, None, 0.0, 0, 0)
+    if change == "second address":
+        dev.addresses.add("172.16.5.1/24")
+    before = (set(dev.addresses), dict(dev.peers))
+
+    nets, warnings = await importer.import_all(ctx, ACTOR, ["wg9"], [])
+    assert nets == []
+    assert _has(warnings, "wg9: not imported, and left running as it is"), warnings
+    assert (set(dev.addresses), dict(dev.peers)) == before and not dev.marked
+    assert "wg9" not in [n.interface for n in await ctx.networks.all(ctx.db)]
+
+    # Made to fit, it is adopted with every peer.
+    dev.addresses = {"10.40.0.1/24"}
+    dev.peers[odd] = PeerState(odd, None, ("10.40.0.3/32",), None, None, 0.0, 0, 0)
+    nets, warnings = await importer.import_all(ctx, ACTOR, ["wg9"], [])
+    assert [n.interface for n in nets] == ["wg9"] and dev.marked, warnings
+    assert set(dev.peers) == {good, odd}
+
+
 async def test_comments_that_hold_settings_or_keys_never_become_names(ctx: Context, conf_dir: Path) -> None:
     server = _key()[0]
     a, b, c = (_key()[1] for _ in range(3))
