@@ -101,7 +101,15 @@ async def test_setup_imports_a_wg_quick_file(state, anon, conf_dir) -> None:
     )
     st = (await anon.get("/api/setup/status")).json()
     assert st["existing_interfaces"] == [
-        {"name": "wg0", "peers": 1, "listen_port": 51850, "source": "file", "path": str(path)}
+        {
+            "name": "wg0",
+            "peers": 1,
+            "listen_port": 51850,
+            "source": "file",
+            "path": str(path),
+            "importable": True,
+            "problems": ["wg0: postdown is not imported (wgpilot manages routing and firewall itself)"],
+        }
     ]
     for body, field in (
         ({"files": [str(path.parent.parent / "wg0.conf")]}, "files[0]"),

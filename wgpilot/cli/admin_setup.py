@@ -123,11 +123,21 @@ def _offer_import(settings: Settings, existing: list[dict[str, Any]]) -> bool:
     for i in existing:
         where = i["path"] if i["source"] == "file" else "running interface"
         port = f", port {i['listen_port']}" if i.get("listen_port") else ""
-        click.echo(f"  {i['name']}: {i['peers']} peers{port} ({where})")
-    if not click.confirm("import them (wgpilot owns them afterwards)?", default=True):
+        verdict = "" if i["importable"] else " — cannot be imported as it is"
+        click.echo(f"  {i['name']}: {i['peers']} peers{port} ({where}){verdict}")
+        for problem in i["problems"]:
+            click.echo(f"    - {problem}")
+    takeable = [i for i in existing if i["importable"]]
+    if not takeable:
+        click.echo("  none of them can be imported as it is; create a network instead")
         return False
-    interfaces = [i["name"] for i in existing if i["source"] == "kernel"]
-    files = [i["path"] for i in existing if i["source"] == "file" and i.get("path")]
+    which = "it" if len(takeable) == 1 else "them"
+    if len(takeable) < len(existing):
+        which = ", ".join(i["name"] for i in takeable)
+    if not click.confirm(f"import {which} (wgpilot owns them afterwards)?", default=True):
+        return False
+    interfaces = [i["name"] for i in takeable if i["source"] == "kernel"]
+    files = [i["path"] for i in takeable if i["source"] == "file" and i.get("path")]
 
     async def do_import() -> tuple[list[dict[str, Any]], list[str]]:
         async with backend(settings) as b:

@@ -189,29 +189,25 @@ async def _from_kernel(ctx: Context, name: str, conf_dir: Path) -> ParsedInterfa
 
 async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str, Any]]:
     """Unmanaged WireGuard interfaces in the kernel and wg-quick files not yet imported
-    (``conf_dir``: CONF_DIR unless given)."""
+    (``conf_dir``: CONF_DIR unless given), each with what importing it would report:
+    ``importable`` false when it would not be imported at all (a running interface
+    that adopting would change is left as it is), ``problems`` the warnings the
+    import would give, so a wizard can show them before anything is done."""
     conf_dir = CONF_DIR if conf_dir is None else conf_dir
     out: list[dict[str, Any]] = []
-    ours = {n.interface for n in await ctx.networks.all(ctx.db)}
+    existing = await ctx.networks.all(ctx.db)
+    ours = {n.interface for n in existing}
     seen: set[str] = set()
     if ctx.kernel_enabled:
         for link in await ctx.driver.links():
             if link.marked or link.name in ours:
                 continue
             try:
-                dev = await ctx.driver.device(link.name)
+                iface = await _from_kernel(ctx, link.name, conf_dir)
             except WgpilotError:
                 continue
             seen.add(link.name)
-            out.append(
-                {
-                    "name": link.name,
-                    "peers": len(dev.peers),
-                    "listen_port": dev.listen_port or None,
-                    "source": "kernel",
-                    "path": None,
-                }
-            )
+            out.append(_candidate(iface, None, existing))
     try:
         files = sorted(conf_dir.glob("*.conf")) if conf_dir.is_dir() else []
     except OSError:
@@ -220,20 +216,41 @@ async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str,
         name = path.stem
         if name in seen or name in ours:
             continue
-        try:
-            parsed = parse_conf(path.read_text(errors="replace"), name)
-        except OSError:
+        problems: list[str] = []
+        text = _read_conf(path, problems)
+        if text is None:
+            if problems:  # unreadable: said, so a wizard shows why it cannot take it
+                out.append(_unreadable(name, str(path), problems))
             continue
-        out.append(
-            {
-                "name": name,
-                "peers": len(parsed.peers),
-                "listen_port": parsed.listen_port,
-                "source": "file",
-                "path": str(path),
-            }
-        )
+        out.append(_candidate(parse_conf(text, name), str(path), existing))
     return out
+
+
+def _candidate(iface: ParsedInterface, path: str | None, existing: list[Network]) -> dict[str, Any]:
+    problems = list(iface.warnings)
+    plan = _plan(iface, problems)
+    fits = plan is not None and _fits(plan, iface.source, existing, problems)
+    return {
+        "name": iface.name,
+        "peers": len(iface.peers),
+        "listen_port": iface.listen_port,
+        "source": iface.source,
+        "path": path,
+        "importable": fits,
+        "problems": problems,
+    }
+
+
+def _unreadable(name: str, path: str, problems: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "peers": 0,
+        "listen_port": None,
+        "source": "file",
+        "path": path,
+        "importable": False,
+        "problems": problems,
+    }
 
 
 def _peer_name(raw: str | None, public_key: str, taken: set[str]) -> str:
@@ -479,9 +496,9 @@ def _peer_plan(
 
 
 _LEFT_AS_IT_IS = (
-    "{label}: not imported, and left running as it is: adopting it would take away what is listed"
+    "{label}: left running as it is, not imported: adopting it would take away what is listed"
     " above. Make it fit (one IPv4 subnet with the server on its first address, every peer one"
-    " address inside it, no route overlapping another network) and import it again"
+    " address inside it, no route overlapping another network), then import it"
 )
 
 
@@ -498,6 +515,38 @@ def _network_name(raw: str, taken: set[str]) -> str:
     return name
 
 
+def _fits(plan: _Plan, source: str, existing: list[Network], warnings: list[str]) -> bool:
+    """Whether the plan fits beside wgpilot's networks: its interface, subnet and port
+    free, and no site behind a peer inside another network (such a site is left out
+    of a file's import; a running interface is then left as it is)."""
+    for n in existing:
+        if n.interface == plan.interface:
+            warnings.append(f"{plan.interface}: already imported")
+            return False
+        six = plan.subnet6 is not None and n.subnet6 is not None and n.subnet6.overlaps(plan.subnet6)
+        if n.subnet.overlaps(plan.subnet) or six or n.listen_port == plan.port:
+            warnings.append(f"{plan.interface}: subnet or port clashes with network {n.name!r}; skipped")
+            return False
+    theirs = [net for n in existing for net in (n.subnet, n.subnet6) if net is not None]
+    lost = len(warnings)
+    for p in plan.peers:
+        kept = []
+        for site in p.sites:
+            site_net = ipaddress.ip_network(site)
+            if any(site_net.version == t.version and site_net.overlaps(t) for t in theirs):
+                warnings.append(
+                    f"{plan.interface}: peer {p.public_key[:8]}…: AllowedIPs {site} overlaps another"
+                    " network of wgpilot; left out"
+                )
+            else:
+                kept.append(site)
+        p.sites = tuple(kept)
+    if len(warnings) > lost and source != "file":
+        warnings.append(_LEFT_AS_IT_IS.format(label=plan.interface))
+        return False
+    return True
+
+
 async def _import_one(
     ctx: Context, actor: Actor, iface: ParsedInterface, warnings: list[str]
 ) -> Network | None:
@@ -508,30 +557,7 @@ async def _import_one(
     now = ctx.now()
     async with ctx.db.transaction() as tx:
         existing = await ctx.networks.all(tx)
-        for n in existing:
-            if n.interface == plan.interface:
-                warnings.append(f"{plan.interface}: already imported")
-                return None
-            six = plan.subnet6 is not None and n.subnet6 is not None and n.subnet6.overlaps(plan.subnet6)
-            if n.subnet.overlaps(plan.subnet) or six or n.listen_port == plan.port:
-                warnings.append(f"{plan.interface}: subnet or port clashes with network {n.name!r}; skipped")
-                return None
-        theirs = [net for n in existing for net in (n.subnet, n.subnet6) if net is not None]
-        lost = len(warnings)
-        for p in plan.peers:
-            kept = []
-            for site in p.sites:
-                site_net = ipaddress.ip_network(site)
-                if any(site_net.version == t.version and site_net.overlaps(t) for t in theirs):
-                    warnings.append(
-                        f"{plan.interface}: peer {p.public_key[:8]}…: AllowedIPs {site} overlaps another"
-                        " network of wgpilot; left out"
-                    )
-                else:
-                    kept.append(site)
-            p.sites = tuple(kept)
-        if len(warnings) > lost and iface.source != "file":
-            warnings.append(_LEFT_AS_IT_IS.format(label=plan.interface))
+        if not _fits(plan, iface.source, existing, warnings):
             return None
         net_id = await ctx.networks.insert(
             tx,

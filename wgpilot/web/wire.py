@@ -326,6 +326,9 @@ EXISTING_INTERFACE = Schema(
         "listen_port": integer(required=True, nullable=True),
         "source": string(required=True, enum=("kernel", "file")),
         "path": string(required=True, nullable=True),
+        # false: the import would leave it as it is (see problems)
+        "importable": boolean(required=True),
+        "problems": F("array", required=True, items=F("string")),  # what the import would warn of
     },
 )
 PEER_WITH_CONFIG = Schema(

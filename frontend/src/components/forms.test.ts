@@ -183,10 +183,19 @@ describe('wizard import', () => {
   it('imports kernel interfaces by name and wg-quick files by path', async () => {
     const { importBody, importKey } = await import('../pages/wizard/Wizard');
     const found = [
-      { name: 'wg0', peers: 2, listen_port: 51820, source: 'kernel' as const, path: null },
-      { name: 'wg9', peers: 1, listen_port: null, source: 'file' as const, path: '/etc/wireguard/wg9.conf' },
+      { name: 'wg0', peers: 2, listen_port: 51820, source: 'kernel' as const, path: null, importable: true, problems: [] },
+      { name: 'wg9', peers: 1, listen_port: null, source: 'file' as const, path: '/etc/wireguard/wg9.conf', importable: true, problems: [] },
     ];
     expect(importBody(found, found.map(importKey))).toEqual({ interfaces: ['wg0'], files: ['/etc/wireguard/wg9.conf'] });
     expect(importBody(found, ['kernel:wg0'])).toEqual({ interfaces: ['wg0'] });
+  });
+
+  it('selects at first only what can be imported', async () => {
+    const { importableKeys } = await import('../pages/wizard/Wizard');
+    const found = [
+      { name: 'wg0', peers: 2, listen_port: 51820, source: 'kernel' as const, path: null, importable: false, problems: ['wg0: left running as it is'] },
+      { name: 'wg9', peers: 1, listen_port: null, source: 'file' as const, path: '/etc/wireguard/wg9.conf', importable: true, problems: [] },
+    ];
+    expect(importableKeys(found)).toEqual(['file:/etc/wireguard/wg9.conf']);
   });
 });

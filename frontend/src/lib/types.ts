@@ -127,6 +127,10 @@ export interface ExistingInterface {
   listen_port: number | null;
   source: 'kernel' | 'file';
   path?: string | null;
+  /** false: importing would leave it as it is (a running interface that would have to change) */
+  importable: boolean;
+  /** what the import would report, said before anything is done */
+  problems: string[];
 }
 
 export interface SetupStatus {

@@ -95,6 +95,7 @@ def test_terminal_wizard_imports_an_existing_setup(tmp_path: Path) -> None:
         "PostUp = iptables -A FORWARD -i %i -j ACCEPT\n\n"
         f"[Peer]\n# Name = desk\nPublicKey = {peer}\nAllowedIPs = 10.20.0.2/32\n"
     )
+    (conf / "wg1.conf").write_text(f"[Interface]\nPrivateKey = {keys.generate_private_key()}\n")
     out = wizard(
         data,
         conf,
@@ -102,11 +103,13 @@ def test_terminal_wizard_imports_an_existing_setup(tmp_path: Path) -> None:
             ("public IP", "203.0.113.9"),
             ("host name", ""),
             ("DNS", ""),
-            ("import them", "y"),
+            ("import wg0 (", "y"),  # wg1 is shown, with why, but not offered
             ("device name", "laptop"),
         ],
     )
-    assert f"wg0: 1 peers, port 51830 ({conf / 'wg0.conf'})" in out, out
+    assert f"wg0: 1 peers, port 51830 ({conf / 'wg0.conf'})\r\n" in out, out
+    assert f"wg1: 0 peers ({conf / 'wg1.conf'}) — cannot be imported as it is" in out
+    assert "    - wg1: no IPv4 address; skipped" in out
     assert (
         "imported wg0 (wg0, 10.20.0.0/24, port 51830)" in out and "note: wg0: postup is not imported" in out
     )

@@ -65,6 +65,9 @@ PersistentKeepalive = 25
             "listen_port": 51830,
             "source": "file",
             "path": str(conf_dir / "wg0.conf"),
+            "importable": True,
+            # said before the import, as the import will say it
+            "problems": ["wg0: postup is not imported (wgpilot manages routing and firewall itself)"],
         }
     ]
     nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
@@ -274,9 +277,11 @@ async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
         dev.addresses.add("172.16.5.1/24")
     before = (set(dev.addresses), dict(dev.peers))
 
+    (found,) = [d for d in await importer.discover(ctx) if d["name"] == "wg9"]
+    assert not found["importable"] and _has(found["problems"], "wg9: left running as it is")
     nets, warnings = await importer.import_all(ctx, ACTOR, ["wg9"], [])
-    assert nets == []
-    assert _has(warnings, "wg9: not imported, and left running as it is"), warnings
+    assert nets == [] and warnings == found["problems"]
+    assert _has(warnings, "wg9: left running as it is, not imported"), warnings
     assert (set(dev.addresses), dict(dev.peers)) == before and not dev.marked
     assert "wg9" not in [n.interface for n in await ctx.networks.all(ctx.db)]
 

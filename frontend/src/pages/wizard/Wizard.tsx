@@ -207,8 +207,11 @@ export function importBody(found: readonly ExistingInterface[], selected: readon
 
 export const importKey = (i: ExistingInterface) => (i.source === 'file' && i.path ? `file:${i.path}` : `kernel:${i.name}`);
 
+/** What the wizard selects at first: everything that can be imported. */
+export const importableKeys = (found: readonly ExistingInterface[]) => found.filter((i) => i.importable).map(importKey);
+
 function ImportChoice({ status, onImported }: { status: SetupStatus; onImported: (n: Network[]) => void }) {
-  const [selected, setSelected] = useState<string[]>(status.existing_interfaces.map(importKey));
+  const [selected, setSelected] = useState<string[]>(importableKeys(status.existing_interfaces));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [warnings, setWarnings] = useState<string[] | null>(null);
@@ -256,18 +259,28 @@ function ImportChoice({ status, onImported }: { status: SetupStatus; onImported:
       <fieldset className="field">
         <legend>Interfaces to import</legend>
         {status.existing_interfaces.map((i) => (
-          <CheckField
-            key={importKey(i)}
-            field={`import-${i.name}`}
-            label={
-              <>
-                <span className="mono">{i.name}</span> — {i.peers} peers{i.listen_port ? `, port ${i.listen_port}` : ''}{' '}
-                <span className="muted">({i.source === 'file' ? (i.path ?? 'file') : 'running interface'})</span>
-              </>
-            }
-            checked={selected.includes(importKey(i))}
-            onChecked={(on) => setSelected((s) => (on ? [...s, importKey(i)] : s.filter((x) => x !== importKey(i))))}
-          />
+          <div key={importKey(i)} className="import-choice">
+            <CheckField
+              field={`import-${i.name}`}
+              label={
+                <>
+                  <span className="mono">{i.name}</span> — {i.peers} peers{i.listen_port ? `, port ${i.listen_port}` : ''}{' '}
+                  <span className="muted">({i.source === 'file' ? (i.path ?? 'file') : 'running interface'})</span>
+                  {!i.importable && <strong> — cannot be imported as it is</strong>}
+                </>
+              }
+              checked={selected.includes(importKey(i))}
+              disabled={!i.importable}
+              onChecked={(on) => setSelected((s) => (on ? [...s, importKey(i)] : s.filter((x) => x !== importKey(i))))}
+            />
+            {i.problems.length > 0 && (
+              <ul className="field-hint" aria-label={`What importing ${i.name} would report`}>
+                {i.problems.map((p, k) => (
+                  <li key={k}>{p}</li>
+                ))}
+              </ul>
+            )}
+          </div>
         ))}
       </fieldset>
       {error !== null && <Notice tone="bad">{describeError(error)}</Notice>}
@@ -282,7 +295,8 @@ function ImportChoice({ status, onImported }: { status: SetupStatus; onImported:
 
 function NetworkStep({ status, onNext }: { status: SetupStatus; onNext: (networks: Network[]) => void }) {
   const canImport = status.existing_interfaces.length > 0;
-  const [choice, setChoice] = useState<'new' | 'import'>(canImport ? 'import' : 'new');
+  const anyImportable = status.existing_interfaces.some((i) => i.importable);
+  const [choice, setChoice] = useState<'new' | 'import'>(anyImportable ? 'import' : 'new');
   return (
     <div className="stack">
       {canImport && (
