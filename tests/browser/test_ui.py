@@ -75,6 +75,10 @@ def no_js_errors(page: Any) -> None:
 
 
 def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
+    # A wg-quick file that cannot be imported: offered in step 3 with the reason, not selectable.
+    wgdir = stage.server.root / "wireguard"
+    wgdir.mkdir(exist_ok=True)
+    (wgdir / "wg7.conf").write_text("[Interface]\nPrivateKey = " + "A" * 42 + "E=\n")
     page = stage.new_page()
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=BASE)
     page.goto("/")
@@ -101,6 +105,17 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     page.get_by_label("Public IP address").fill(SERVER_LAN)
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
+    expect(page.get_by_role("button", name="Create new")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("button", name="Import existing").click()
+    expect(page.get_by_text("but none can be imported as it is")).to_be_visible()
+    expect(page.get_by_text("— cannot be imported as it is")).to_be_visible()
+    expect(page.get_by_role("list", name="What importing wg7 would report")).to_contain_text(
+        "wg7: no IPv4 address; skipped"
+    )
+    expect(page.get_by_role("checkbox")).to_be_disabled()
+    expect(page.get_by_role("button", name="Import interface")).to_be_disabled()
+    both_sizes(page, "wizard-3-import")
+    page.get_by_role("button", name="Create new").click()
 
     # A closed browser comes back to the first incomplete step.
     other = page.context.new_page()

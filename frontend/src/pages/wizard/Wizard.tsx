@@ -255,7 +255,11 @@ function ImportChoice({ status, onImported }: { status: SetupStatus; onImported:
   }
   return (
     <div className="stack">
-      <p>wgpilot found WireGuard interfaces on this server. Import them to manage their peers here; wgpilot owns them afterwards.</p>
+      {status.existing_interfaces.some((i) => i.importable) ? (
+        <p>wgpilot found WireGuard interfaces on this server. Import them to manage their peers here; wgpilot owns them afterwards.</p>
+      ) : (
+        <p>wgpilot found WireGuard interfaces on this server, but none can be imported as it is (why is listed below). Create a new network instead, or change them and reload this page.</p>
+      )}
       <fieldset className="field">
         <legend>Interfaces to import</legend>
         {status.existing_interfaces.map((i) => (
