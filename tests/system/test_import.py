@@ -61,7 +61,9 @@ def test_a_running_wg_quick_interface_is_adopted_with_its_tunnel_up(site: Site) 
         )
         assert r["status"] == 201, r
         existing = api.call("GET", "/api/setup/status")["json"]["existing_interfaces"]  # type: ignore[index]
-        assert {"name": IFACE, "peers": 1, "listen_port": 51890, "source": "kernel", "path": None} in existing
+        (offer,) = [i for i in existing if i["name"] == IFACE]
+        got = {k: offer[k] for k in ("peers", "listen_port", "source", "path", "importable")}
+        assert got == {"peers": 1, "listen_port": 51890, "source": "kernel", "path": None, "importable": True}
         r = api.call("POST", "/api/setup/import", {"interfaces": [IFACE], "files": []})
         assert r["status"] == 201, r
         (net,) = r["json"]["networks"]  # type: ignore[index]

@@ -123,11 +123,12 @@ def _offer_import(settings: Settings, existing: list[dict[str, Any]]) -> bool:
     for i in existing:
         where = i["path"] if i["source"] == "file" else "running interface"
         port = f", port {i['listen_port']}" if i.get("listen_port") else ""
-        verdict = "" if i["importable"] else " — cannot be imported as it is"
+        # .get: a server from before these fields may be the one answering
+        verdict = "" if i.get("importable", True) else " — cannot be imported as it is"
         click.echo(f"  {i['name']}: {i['peers']} peers{port} ({where}){verdict}")
-        for problem in i["problems"]:
+        for problem in i.get("problems", []):
             click.echo(f"    - {problem}")
-    takeable = [i for i in existing if i["importable"]]
+    takeable = [i for i in existing if i.get("importable", True)]
     if not takeable:
         click.echo("  none of them can be imported as it is; create a network instead")
         return False
@@ -144,8 +145,10 @@ def _offer_import(settings: Settings, existing: list[dict[str, Any]]) -> bool:
             return await b.setup_import(interfaces, files)
 
     networks, warnings = run(do_import)
+    said = {p for i in existing for p in i.get("problems", [])}
     for w in warnings:
-        click.echo(f"  note: {w}")
+        if w not in said:  # each said once: what was listed above is not repeated
+            click.echo(f"  note: {w}")
     if not networks:
         click.echo("  nothing could be imported; create a network instead")
         return False

@@ -17,6 +17,7 @@ from typing import Any
 from wgpilot.domain import allowed_ips, ipam, keys, validate
 from wgpilot.domain.errors import ConflictError, ValidationError, WgpilotError
 from wgpilot.domain.models import DEFAULT_INTER_PEER, DEFAULT_NAT, Actor, Mode, Network, Role
+from wgpilot.kernel.driver import LinkState
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler, Report
 from wgpilot.storage.peers import NewPeerRow
@@ -150,20 +151,28 @@ def _read_conf(path: Path, warnings: list[str]) -> str | None:
         return None
     except OSError as exc:
         warnings.append(
-            f"{path.stem}: cannot read {path} ({exc.strerror or exc}); peer names, DNS and MTU not taken from it"
+            f"{path.stem}: cannot read {path} ({exc.strerror or exc}); peer names and DNS not taken from it"
             " — run `sudo wgpilot setup` to import wg-quick files"
         )
         return None
 
 
-async def _from_kernel(ctx: Context, name: str, conf_dir: Path) -> ParsedInterface:
+async def _from_kernel(
+    ctx: Context, name: str, conf_dir: Path, links: dict[str, LinkState] | None = None
+) -> ParsedInterface:
+    """A running interface as the kernel has it; its wg-quick file, if readable, lends
+    peer names and DNS (which the kernel does not know). ``links``: the driver's link
+    list when the caller has it already."""
     dev = await ctx.driver.device(name)
-    links = {link.name: link for link in await ctx.driver.links()}
+    if links is None:
+        links = {link.name: link for link in await ctx.driver.links()}
+    link = links.get(name)
     iface = ParsedInterface(
         name=name,
         private_key=dev.private_key,
         listen_port=dev.listen_port or None,
-        addresses=list(links[name].addresses) if name in links else [],
+        addresses=list(link.addresses) if link else [],
+        mtu=link.mtu if link else None,  # the running MTU, or converging would reset it
         source="kernel",
     )
     names: dict[str, str | None] = {}
@@ -172,7 +181,9 @@ async def _from_kernel(ctx: Context, name: str, conf_dir: Path) -> ParsedInterfa
     if text is not None:
         parsed = parse_conf(text, name)
         names = {p.public_key: p.name for p in parsed.peers}
-        iface.dns, iface.mtu, iface.path = parsed.dns, parsed.mtu, str(conf)
+        iface.dns, iface.path = parsed.dns, str(conf)
+        if iface.mtu is None:
+            iface.mtu = parsed.mtu
     for p in dev.peers.values():
         iface.peers.append(
             ParsedPeer(
@@ -198,16 +209,20 @@ async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str,
     existing = await ctx.networks.all(ctx.db)
     ours = {n.interface for n in existing}
     seen: set[str] = set()
+    taken: list[_Taken] = [
+        _Taken(f"network {n.name!r}", n.interface, n.subnet, n.subnet6, n.listen_port) for n in existing
+    ]
     if ctx.kernel_enabled:
-        for link in await ctx.driver.links():
+        links = {link.name: link for link in await ctx.driver.links()}
+        for link in links.values():
             if link.marked or link.name in ours:
                 continue
             try:
-                iface = await _from_kernel(ctx, link.name, conf_dir)
+                iface = await _from_kernel(ctx, link.name, conf_dir, links)
             except WgpilotError:
                 continue
             seen.add(link.name)
-            out.append(_candidate(iface, None, existing))
+            out.append(_candidate(iface, None, taken))
     try:
         files = sorted(conf_dir.glob("*.conf")) if conf_dir.is_dir() else []
     except OSError:
@@ -222,14 +237,24 @@ async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str,
             if problems:  # unreadable: said, so a wizard shows why it cannot take it
                 out.append(_unreadable(name, str(path), problems))
             continue
-        out.append(_candidate(parse_conf(text, name), str(path), existing))
+        out.append(_candidate(parse_conf(text, name), str(path), taken))
     return out
 
 
-def _candidate(iface: ParsedInterface, path: str | None, existing: list[Network]) -> dict[str, Any]:
+def _candidate(iface: ParsedInterface, path: str | None, taken: list[_Taken]) -> dict[str, Any]:
+    """One offer, checked as importing it after the ones before it would check it."""
     problems = list(iface.warnings)
-    plan = _plan(iface, problems)
-    fits = plan is not None and _fits(plan, iface.source, existing, problems)
+    try:
+        plan = _plan(iface, problems)
+        fits = plan is not None and _fits(plan, iface.source, taken, problems)
+    except Exception:  # a bug: this candidate is reported, the others are still offered
+        log.exception("checking an import candidate failed", extra={"interface": iface.name})
+        problems.append(f"{iface.name}: could not be checked (an internal error, see the log)")
+        plan, fits = None, False
+    if fits and plan is not None:
+        taken.append(
+            _Taken(f"{plan.interface} (offered above)", plan.interface, plan.subnet, plan.subnet6, plan.port)
+        )
     return {
         "name": iface.name,
         "peers": len(iface.peers),
@@ -307,8 +332,8 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     skipped and a bad value left out, each with a warning. A running interface is
     taken only whole: converging it would remove from it whatever was left out (a
     peer, a route, an address) and cut live tunnels, so then it is not imported at
-    all and stays as it is. DNS and MTU, which a running interface takes from its
-    file, are only left out."""
+    all and stays as it is. DNS, which a running interface takes from its file (the
+    kernel does not know it), is only left out."""
     label = iface.name
     lossy: list[str] = []  # what adopting a running interface would take away from it
 
@@ -374,7 +399,10 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     try:
         mtu = validate.mtu(iface.mtu, "MTU")
     except ValidationError as exc:
-        warnings.append(f"{label}: MTU {iface.mtu} left out: {exc.message}")
+        # A file's MTU is only a setting; a running interface's would be reset.
+        (warnings.append if iface.source == "file" else lose)(
+            f"{label}: MTU {iface.mtu} left out: {exc.message}"
+        )
     # The peers' own addresses: never sites, even when the IPv6 subnet was not taken.
     own: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [subnet] + ([v6[0].network] if v6 else [])
     peers: list[_PeerPlan] = []
@@ -515,19 +543,30 @@ def _network_name(raw: str, taken: set[str]) -> str:
     return name
 
 
-def _fits(plan: _Plan, source: str, existing: list[Network], warnings: list[str]) -> bool:
-    """Whether the plan fits beside wgpilot's networks: its interface, subnet and port
-    free, and no site behind a peer inside another network (such a site is left out
-    of a file's import; a running interface is then left as it is)."""
-    for n in existing:
+@dataclass(frozen=True)
+class _Taken:
+    """A network's interface, subnets and port: wgpilot's own, or one offered before."""
+
+    label: str  # "network 'home'", "wg0 (offered above)"
+    interface: str
+    subnet: ipaddress.IPv4Network
+    subnet6: ipaddress.IPv6Network | None
+    port: int
+
+
+def _fits(plan: _Plan, source: str, taken: list[_Taken], warnings: list[str]) -> bool:
+    """Whether the plan fits beside what is taken: its interface, subnet and port free,
+    and no site behind a peer inside another network (such a site is left out of a
+    file's import; a running interface is then left as it is)."""
+    for n in taken:
         if n.interface == plan.interface:
             warnings.append(f"{plan.interface}: already imported")
             return False
         six = plan.subnet6 is not None and n.subnet6 is not None and n.subnet6.overlaps(plan.subnet6)
-        if n.subnet.overlaps(plan.subnet) or six or n.listen_port == plan.port:
-            warnings.append(f"{plan.interface}: subnet or port clashes with network {n.name!r}; skipped")
+        if n.subnet.overlaps(plan.subnet) or six or n.port == plan.port:
+            warnings.append(f"{plan.interface}: subnet or port clashes with {n.label}; skipped")
             return False
-    theirs = [net for n in existing for net in (n.subnet, n.subnet6) if net is not None]
+    theirs = [net for n in taken for net in (n.subnet, n.subnet6) if net is not None]
     lost = len(warnings)
     for p in plan.peers:
         kept = []
@@ -557,7 +596,10 @@ async def _import_one(
     now = ctx.now()
     async with ctx.db.transaction() as tx:
         existing = await ctx.networks.all(tx)
-        if not _fits(plan, iface.source, existing, warnings):
+        others = [
+            _Taken(f"network {n.name!r}", n.interface, n.subnet, n.subnet6, n.listen_port) for n in existing
+        ]
+        if not _fits(plan, iface.source, others, warnings):
             return None
         net_id = await ctx.networks.insert(
             tx,
@@ -660,10 +702,11 @@ async def import_all(
         interfaces = [d["name"] for d in found if d["source"] == "kernel"]
         files = [d["path"] for d in found if d["source"] == "file"]
     kernel_names = {d["name"] for d in found if d["source"] == "kernel"}
+    links = {link.name: link for link in await ctx.driver.links()} if interfaces else {}
     for i, name in enumerate(interfaces or []):
         if name not in kernel_names:
             raise ValidationError.field(f"interfaces[{i}]", f"{name} is not an unmanaged WireGuard interface")
-        candidates.append(await _from_kernel(ctx, name, conf_dir))
+        candidates.append(await _from_kernel(ctx, name, conf_dir, links))
     for i, path_s in enumerate(files or []):
         path = Path(path_s)
         # Only wg-quick files in the configuration directory, never arbitrary paths.

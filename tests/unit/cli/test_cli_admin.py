@@ -111,8 +111,10 @@ def test_terminal_wizard_imports_an_existing_setup(tmp_path: Path) -> None:
     assert f"wg1: 0 peers ({conf / 'wg1.conf'}) — cannot be imported as it is" in out
     assert "    - wg1: no IPv4 address; skipped" in out
     assert (
-        "imported wg0 (wg0, 10.20.0.0/24, port 51830)" in out and "note: wg0: postup is not imported" in out
+        "imported wg0 (wg0, 10.20.0.0/24, port 51830)" in out and "    - wg0: postup is not imported" in out
     )
+    assert out.count("wg0: postup is not imported") == 1  # said before, not again after
+    assert "note: wg0: now managed by wgpilot" in out
     assert "setup complete." in out and "Address = 10.20.0.3/32" in out, out
     peers = json.loads(cli(data, "peer", "list", "--network", "wg0", "--json").stdout)
     assert sorted((p["name"], p["address"]) for p in peers) == [

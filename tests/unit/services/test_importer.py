@@ -210,13 +210,14 @@ async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(
     server, _ = _key()
     driver.add_foreign("wg9", private_key=server, port=51900)
     driver.devs["wg9"].addresses = {"10.40.0.1/24"}
+    driver.devs["wg9"].mtu = 1380  # a PPPoE or cloud link: converging must not reset it
     pub, other = _key()[1], _key()[1]
     before = 5_000_000_000  # moved before wgpilot ever saw the peer
     driver.devs["wg9"].peers[pub] = PeerState(
         pub, None, ("10.40.0.2/32",), None, None, 0.0, before, before // 2
     )
     driver.devs["wg9"].peers[other] = PeerState(other, None, ("10.40.0.3/32",), None, None, 0.0, 0, 0)
-    # Its wg-quick file lends names, DNS and MTU; the kernel is the truth for the rest.
+    # Its wg-quick file lends names and DNS; the kernel is the truth for the rest (MTU too).
     (conf_dir / "wg9.conf").write_text(
         f"[Interface]\nPrivateKey = {server}\nAddress = 10.40.0.1/24\nDNS = 10.40.0.1\nMTU = 1400\n\n"
         f"[Peer]\n# Name = desk\nPublicKey = {other}\nAllowedIPs = 10.40.0.3/32\n"
@@ -224,7 +225,7 @@ async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(
     assert [d["source"] for d in await importer.discover(ctx)] == ["kernel"]  # the file is not offered too
     nets, _ = await importer.import_all(ctx, ACTOR, None, None)
     assert [n.interface for n in nets] == ["wg9"] and driver.devs["wg9"].marked
-    assert nets[0].dns_servers == ("10.40.0.1",) and nets[0].mtu == 1400
+    assert nets[0].dns_servers == ("10.40.0.1",) and nets[0].mtu == 1380 == driver.devs["wg9"].mtu
     assert driver.devs["wg9"].peers[pub].rx_bytes == before  # the running peer was not replaced
     desk, peer = sorted((await PeerService(ctx).page(nets[0].id)).items, key=lambda p: p.name)
     assert desk.name == "desk" and str(desk.address) == "10.40.0.3"
@@ -275,14 +276,14 @@ async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
     dev.peers[odd] = PeerState(odd, None, odd_ips, None, None, 0.0, 0, 0)
     if change == "second address":
         dev.addresses.add("172.16.5.1/24")
-    before = (set(dev.addresses), dict(dev.peers))
+    before = (set(dev.addresses), dict(dev.peers), dev.mtu)
 
     (found,) = [d for d in await importer.discover(ctx) if d["name"] == "wg9"]
     assert not found["importable"] and _has(found["problems"], "wg9: left running as it is")
     nets, warnings = await importer.import_all(ctx, ACTOR, ["wg9"], [])
     assert nets == [] and warnings == found["problems"]
     assert _has(warnings, "wg9: left running as it is, not imported"), warnings
-    assert (set(dev.addresses), dict(dev.peers)) == before and not dev.marked
+    assert (set(dev.addresses), dict(dev.peers), dev.mtu) == before and not dev.marked
     assert "wg9" not in [n.interface for n in await ctx.networks.all(ctx.db)]
 
     # Made to fit, it is adopted with every peer.
@@ -291,6 +292,42 @@ async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
     nets, warnings = await importer.import_all(ctx, ACTOR, ["wg9"], [])
     assert [n.interface for n in nets] == ["wg9"] and dev.marked, warnings
     assert set(dev.peers) == {good, odd}
+
+
+async def test_offers_are_checked_as_importing_them_in_turn_would_check_them(
+    ctx: Context, conf_dir: Path
+) -> None:
+    for name, subnet in (("wg0", "10.60.0.1/24"), ("wg1", "10.61.0.1/24")):
+        (conf_dir / f"{name}.conf").write_text(
+            f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = {subnet}\nListenPort = 51860\n"
+        )
+    found = {d["name"]: d for d in await importer.discover(ctx)}
+    assert found["wg0"]["importable"] and found["wg0"]["problems"] == []
+    assert not found["wg1"]["importable"]
+    assert found["wg1"]["problems"] == ["wg1: subnet or port clashes with wg0 (offered above); skipped"]
+    nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
+    assert [n.interface for n in nets] == ["wg0"]
+    assert "wg1: subnet or port clashes with network 'wg0'; skipped" in warnings
+
+
+async def test_a_candidate_that_cannot_be_checked_does_not_hide_the_others(
+    ctx: Context, conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, subnet in (("wg0", "10.62.0.1/24"), ("wg1", "10.63.0.1/24")):
+        (conf_dir / f"{name}.conf").write_text(
+            f"[Interface]\nPrivateKey = {_key()[0]}\nAddress = {subnet}\nListenPort = 5187{name[-1]}\n"
+        )
+    real = importer._plan
+
+    def flaky(iface: importer.ParsedInterface, warnings: list[str]) -> importer._Plan | None:
+        if iface.name == "wg0":
+            raise RuntimeError("a bug")
+        return real(iface, warnings)
+
+    monkeypatch.setattr(importer, "_plan", flaky)
+    found = {d["name"]: d for d in await importer.discover(ctx)}
+    assert not found["wg0"]["importable"] and "could not be checked" in found["wg0"]["problems"][0]
+    assert found["wg1"]["importable"]
 
 
 async def test_comments_that_hold_settings_or_keys_never_become_names(ctx: Context, conf_dir: Path) -> None:
@@ -357,7 +394,7 @@ async def test_an_unreadable_file_is_a_warning(ctx: Context, conf_dir: Path) -> 
     (conf_dir / "wg9.conf").mkdir()  # reading it fails, as a root-only file does for the service
     nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
     assert [n.interface for n in nets] == ["wg9"]
-    assert _has(warnings, "wg9: cannot read", "peer names, DNS and MTU not taken", "sudo wgpilot setup")
+    assert _has(warnings, "wg9: cannot read", "peer names and DNS not taken", "sudo wgpilot setup")
 
 
 async def test_sites_are_checked_as_the_api_checks_them(ctx: Context, conf_dir: Path) -> None:
