@@ -366,9 +366,13 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     if not v4:
         warnings.append(f"{label}: no IPv4 address; skipped")
         return None
-    for extra in v4[1:] + v6[1:]:
-        lose(f"{label}: Address {extra} not imported (a network has one IPv4 and one IPv6 subnet)")
+    # A file's import skips and leaves out; a running interface's would lose the same
+    # things from the live interface, so it is refused instead (see the end).
     dropped = "skipped" if iface.source == "file" else "it would be dropped"
+    gone = "left out" if iface.source == "file" else "would be lost"
+    untaken = "not imported" if iface.source == "file" else "would be lost"
+    for extra in v4[1:] + v6[1:]:
+        lose(f"{label}: Address {extra} {untaken} (a network has one IPv4 and one IPv6 subnet)")
     try:
         subnet = validate.subnet(str(v4[0].network), "Address")
         if v4[0].ip != ipam.server_address(subnet):
@@ -387,7 +391,7 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
             if v6[0].ip != ipam.server_address6(subnet6):
                 raise ValidationError(f"it is not the first usable address of {subnet6}")
         except ValidationError as exc:
-            lose(f"{label}: IPv6 address {v6[0]} not imported ({exc.message}); peers keep IPv4 only")
+            lose(f"{label}: IPv6 address {v6[0]} {untaken} ({exc.message}); peers keep IPv4 only")
             subnet6 = None
     dns: list[str] = []
     for entry in iface.dns:
@@ -411,7 +415,7 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     seen_addresses: set[ipaddress.IPv4Address] = {ipam.server_address(subnet)}
     seen6: set[ipaddress.IPv6Address] = {ipam.server_address6(subnet6)} if subnet6 else set()
     for p in iface.peers:
-        peer = _peer_plan(label, p, subnet, subnet6, own, warnings, lose, dropped)
+        peer = _peer_plan(label, p, subnet, subnet6, own, warnings, lose, dropped, gone)
         if peer is None:
             continue
         short = f"{p.public_key[:8]}…"
@@ -426,13 +430,13 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
             net = ipaddress.ip_network(site)
             clash = next((who for who, other in sites if other.overlaps(net)), None)
             if clash is not None:
-                lose(f"{label}: peer {short}: AllowedIPs {site} overlaps a site of {clash}; left out")
+                lose(f"{label}: peer {short}: AllowedIPs {site} overlaps a site of {clash}; {gone}")
             else:
                 kept.append(site)
                 sites.append((short, net))
         peer.sites = tuple(kept)
         if peer.address6 is not None and peer.address6 in seen6:
-            lose(f"{label}: peer {p.public_key[:8]}…: {peer.address6} already taken; IPv6 left out")
+            lose(f"{label}: peer {p.public_key[:8]}…: {peer.address6} already taken; IPv6 {gone}")
             peer.address6 = None
         seen_keys.add(peer.public_key)
         seen_addresses.add(peer.address)
@@ -454,6 +458,7 @@ def _peer_plan(
     warnings: list[str],
     lose: Callable[[str], None],
     dropped: str,
+    gone: str,
 ) -> _PeerPlan | None:
     """One peer's values; its AllowedIPs beyond its own addresses are the sites behind
     it, checked as the API checks site networks (no default route, not inside the
@@ -510,12 +515,12 @@ def _peer_plan(
         if n in (host4, host6):
             continue
         if n.prefixlen == 0:
-            lose(f"{label}: peer {short}: AllowedIPs {n} left out (a default route is not a site)")
+            lose(f"{label}: peer {short}: AllowedIPs {n} {gone} (a default route is not a site)")
         elif any(n.version == o.version and n.overlaps(o) for o in own):
             if not (
                 n.version == 6 and n.prefixlen == 128 and subnet6 is None
             ):  # its IPv6 address: warned once
-                lose(f"{label}: peer {short}: AllowedIPs {n} left out (inside the network itself)")
+                lose(f"{label}: peer {short}: AllowedIPs {n} {gone} (inside the network itself)")
         elif str(n) not in sites:
             sites.append(str(n))
     return _PeerPlan(
@@ -575,7 +580,7 @@ def _fits(plan: _Plan, source: str, taken: list[_Taken], warnings: list[str]) ->
             if any(site_net.version == t.version and site_net.overlaps(t) for t in theirs):
                 warnings.append(
                     f"{plan.interface}: peer {p.public_key[:8]}…: AllowedIPs {site} overlaps another"
-                    " network of wgpilot; left out"
+                    f" network of wgpilot; {'left out' if source == 'file' else 'would be lost'}"
                 )
             else:
                 kept.append(site)

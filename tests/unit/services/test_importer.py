@@ -282,6 +282,8 @@ async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
     assert not found["importable"] and _has(found["problems"], "wg9: left running as it is")
     nets, warnings = await importer.import_all(ctx, ACTOR, ["wg9"], [])
     assert nets == [] and warnings == found["problems"]
+    if change == "default route":  # said as what the live interface would lose
+        assert _has(warnings, "AllowedIPs 0.0.0.0/0 would be lost (a default route is not a site)")
     assert _has(warnings, "wg9: left running as it is, not imported"), warnings
     assert (set(dev.addresses), dict(dev.peers), dev.mtu) == before and not dev.marked
     assert "wg9" not in [n.interface for n in await ctx.networks.all(ctx.db)]
