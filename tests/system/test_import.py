@@ -1,7 +1,9 @@
 """Adopting a running WireGuard setup: a wg-quick interface (wireguard-go here, kernel
 WireGuard in the VM stage) with a client already talking through it is imported
-through the setup API; the tunnel keeps working, wgpilot owns the interface from then
-on, and a restart reconciles it without losing the peer."""
+through the setup API; the tunnel keeps working, the interface keeps its MTU, wgpilot
+owns it from then on, and a restart reconciles it without losing the peer. A second
+running interface that adopting would change (a peer outside its subnet) is offered
+as not importable and left exactly as it is."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ pytestmark = [pytest.mark.system, pytest.mark.parametrize("driver", drivers_unde
 BASE = f"https://{SERVER_LAN}:8443"
 PASSWORD = "correct horse battery"
 IFACE = "wgimp0"
+ODD = "wgimp1"  # has a peer outside its subnet: wgpilot would have to drop it
 
 
 def test_a_running_wg_quick_interface_is_adopted_with_its_tunnel_up(site: Site) -> None:
@@ -32,6 +35,14 @@ def test_a_running_wg_quick_interface_is_adopted_with_its_tunnel_up(site: Site) 
         f"[Peer]\nPublicKey = {client_pub}\nAllowedIPs = 10.90.0.2/32\n",
     )
     site.server.run("wg-quick", "up", str(conf), env=USERSPACE_ENV)
+    site.server.ip("link", "set", IFACE, "mtu", "1380")  # e.g. a PPPoE uplink
+    odd_peer = keys.generate_keypair()[1]
+    odd = site.server.write(
+        f"{ODD}.conf",
+        f"[Interface]\nPrivateKey = {keys.generate_private_key()}\nAddress = 10.91.0.1/24\nListenPort = 51891\n\n"
+        f"[Peer]\nPublicKey = {odd_peer}\nAllowedIPs = 172.30.0.2/32\n",
+    )
+    site.server.run("wg-quick", "up", str(odd), env=USERSPACE_ENV)
     c1 = site.client("c1")
     client_up(
         c1,
@@ -64,16 +75,23 @@ def test_a_running_wg_quick_interface_is_adopted_with_its_tunnel_up(site: Site) 
         (offer,) = [i for i in existing if i["name"] == IFACE]
         got = {k: offer[k] for k in ("peers", "listen_port", "source", "path", "importable")}
         assert got == {"peers": 1, "listen_port": 51890, "source": "kernel", "path": None, "importable": True}
-        r = api.call("POST", "/api/setup/import", {"interfaces": [IFACE], "files": []})
+        (refused,) = [i for i in existing if i["name"] == ODD]
+        assert not refused["importable"]
+        assert any("has no address inside 10.91.0.0/24" in p for p in refused["problems"]), refused
+        r = api.call("POST", "/api/setup/import", {"interfaces": [IFACE, ODD], "files": []})
         assert r["status"] == 201, r
+        assert any(w.startswith(f"{ODD}: left running as it is") for w in r["json"]["warnings"]), r  # type: ignore[index]
         (net,) = r["json"]["networks"]  # type: ignore[index]
         assert (net["interface"], net["subnet"], net["listen_port"]) == (IFACE, "10.90.0.0/24", 51890)
         peers = api.call("GET", f"/api/networks/{net['id']}/peers")["json"]["items"]  # type: ignore[index]
         assert [(p["public_key"], p["address"]) for p in peers] == [(client_pub, "10.90.0.2")]
     finally:
         api.close()
-    # Owned now (marked), the same peer in the device, and the tunnel never went down.
-    assert "alias wgpilot" in site.server.ip("link", "show", IFACE).stdout
+    # Owned now (marked), its MTU kept, the same peer in the device, and the tunnel never went down.
+    link = site.server.ip("link", "show", IFACE).stdout
+    assert "alias wgpilot" in link and " mtu 1380 " in link, link
+    odd_link = site.server.ip("link", "show", ODD).stdout
+    assert "wgpilot" not in odd_link and set(peers_of(site.server, ODD)) == {odd_peer}
     assert set(peers_of(site.server, IFACE)) == {client_pub}
     assert c1.can_reach("10.90.0.1")
     with sqlite3.connect(wg.data_dir / "data.db") as db:
@@ -84,6 +102,8 @@ def test_a_running_wg_quick_interface_is_adopted_with_its_tunnel_up(site: Site) 
     wg.start()
     try:
         assert set(peers_of(site.server, IFACE)) == {client_pub}
+        assert " mtu 1380 " in site.server.ip("link", "show", IFACE).stdout
         assert c1.can_reach("10.90.0.1")
+        assert set(peers_of(site.server, ODD)) == {odd_peer}  # never touched
     finally:
         assert wg.stop() == 0
