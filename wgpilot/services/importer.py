@@ -209,9 +209,7 @@ async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str,
     existing = await ctx.networks.all(ctx.db)
     ours = {n.interface for n in existing}
     seen: set[str] = set()
-    taken: list[_Taken] = [
-        _Taken(f"network {n.name!r}", n.interface, n.subnet, n.subnet6, n.listen_port) for n in existing
-    ]
+    taken = [_Taken.of(n) for n in existing]
     if ctx.kernel_enabled:
         links = {link.name: link for link in await ctx.driver.links()}
         for link in links.values():
@@ -235,7 +233,7 @@ async def discover(ctx: Context, conf_dir: Path | None = None) -> list[dict[str,
         text = _read_conf(path, problems)
         if text is None:
             if problems:  # unreadable: said, so a wizard shows why it cannot take it
-                out.append(_unreadable(name, str(path), problems))
+                out.append(_offer(ParsedInterface(name=name), str(path), False, problems))
             continue
         out.append(_candidate(parse_conf(text, name), str(path), taken))
     return out
@@ -255,25 +253,17 @@ def _candidate(iface: ParsedInterface, path: str | None, taken: list[_Taken]) ->
         taken.append(
             _Taken(f"{plan.interface} (offered above)", plan.interface, plan.subnet, plan.subnet6, plan.port)
         )
+    return _offer(iface, path, fits, problems)
+
+
+def _offer(iface: ParsedInterface, path: str | None, importable: bool, problems: list[str]) -> dict[str, Any]:
     return {
         "name": iface.name,
         "peers": len(iface.peers),
         "listen_port": iface.listen_port,
         "source": iface.source,
         "path": path,
-        "importable": fits,
-        "problems": problems,
-    }
-
-
-def _unreadable(name: str, path: str, problems: list[str]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "peers": 0,
-        "listen_port": None,
-        "source": "file",
-        "path": path,
-        "importable": False,
+        "importable": importable,
         "problems": problems,
     }
 
@@ -403,10 +393,11 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     try:
         mtu = validate.mtu(iface.mtu, "MTU")
     except ValidationError as exc:
-        # A file's MTU is only a setting; a running interface's would be reset.
-        (warnings.append if iface.source == "file" else lose)(
-            f"{label}: MTU {iface.mtu} left out: {exc.message}"
-        )
+        message = f"{label}: MTU {iface.mtu} left out: {exc.message}"
+        if iface.source == "file":  # a file's MTU is only a setting
+            warnings.append(message)
+        else:  # a running interface's would be reset
+            lose(message)
     # The peers' own addresses: never sites, even when the IPv6 subnet was not taken.
     own: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [subnet] + ([v6[0].network] if v6 else [])
     peers: list[_PeerPlan] = []
@@ -558,6 +549,10 @@ class _Taken:
     subnet6: ipaddress.IPv6Network | None
     port: int
 
+    @classmethod
+    def of(cls, n: Network) -> _Taken:
+        return cls(f"network {n.name!r}", n.interface, n.subnet, n.subnet6, n.listen_port)
+
 
 def _fits(plan: _Plan, source: str, taken: list[_Taken], warnings: list[str]) -> bool:
     """Whether the plan fits beside what is taken: its interface, subnet and port free,
@@ -601,10 +596,7 @@ async def _import_one(
     now = ctx.now()
     async with ctx.db.transaction() as tx:
         existing = await ctx.networks.all(tx)
-        others = [
-            _Taken(f"network {n.name!r}", n.interface, n.subnet, n.subnet6, n.listen_port) for n in existing
-        ]
-        if not _fits(plan, iface.source, others, warnings):
+        if not _fits(plan, iface.source, [_Taken.of(n) for n in existing], warnings):
             return None
         net_id = await ctx.networks.insert(
             tx,

@@ -397,6 +397,10 @@ async def test_an_unreadable_file_is_a_warning(ctx: Context, conf_dir: Path) -> 
     nets, warnings = await importer.import_all(ctx, ACTOR, None, None)
     assert [n.interface for n in nets] == ["wg9"]
     assert _has(warnings, "wg9: cannot read", "peer names and DNS not taken", "sudo wgpilot setup")
+    (conf_dir / "wg5.conf").mkdir()  # a file of its own that cannot be read: offered, with why
+    (offer,) = await importer.discover(ctx)
+    assert (offer["name"], offer["source"], offer["importable"]) == ("wg5", "file", False)
+    assert _has(offer["problems"], "wg5: cannot read", "sudo wgpilot setup")
 
 
 async def test_sites_are_checked_as_the_api_checks_them(ctx: Context, conf_dir: Path) -> None:
