@@ -90,28 +90,34 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=16)
     args = ap.parse_args()
-    lua = Path(tempfile.mkdtemp()) / "create.lua"
+    lua_dir = Path(tempfile.mkdtemp(prefix="wgpilot-bench-lua-"))
+    lua = lua_dir / "create.lua"
     lua.write_text(CREATE_LUA)
     print(
         f"== API benchmarks: {args.peers} peers, wrk {args.connections} connections x {args.seconds} s, TLS =="
     )
     results: dict[str, dict[str, dict[str, float]]] = {}
     rss = 0.0
-    for kind in ("bare", "wgpilot"):
-        proc, port, token, data = start(kind, args.peers)
-        try:
-            wrk(port, token, "/api/networks/1/peers?limit=100", 2, args.connections)  # warm-up
-            results[kind] = {
-                "list": wrk(port, token, "/api/networks/1/peers?limit=100", args.seconds, args.connections),
-                "create": wrk(port, token, "/api/networks/1/peers", args.seconds, args.connections, lua),
-            }
-            if kind == "wgpilot":
-                status = Path(f"/proc/{proc.pid}/status").read_text()
-                rss = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-            shutil.rmtree(data, ignore_errors=True)
+    try:
+        for kind in ("bare", "wgpilot"):
+            proc, port, token, data = start(kind, args.peers)
+            try:
+                wrk(port, token, "/api/networks/1/peers?limit=100", 2, args.connections)  # warm-up
+                results[kind] = {
+                    "list": wrk(
+                        port, token, "/api/networks/1/peers?limit=100", args.seconds, args.connections
+                    ),
+                    "create": wrk(port, token, "/api/networks/1/peers", args.seconds, args.connections, lua),
+                }
+                if kind == "wgpilot":
+                    status = Path(f"/proc/{proc.pid}/status").read_text()
+                    rss = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+                shutil.rmtree(data, ignore_errors=True)
+    finally:
+        shutil.rmtree(lua_dir, ignore_errors=True)
     for op in ("list", "create"):
         w, b = results["wgpilot"][op], results["bare"][op]
         print(

@@ -5,6 +5,7 @@ response conforms to the schema the server publishes. Bounded for CI."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ class Server:
         self.token = token
         self.log = tmp / "server.log"
         self.ca = str(tmp / "certs" / "selfsigned.pem")  # the server's self-signed certificate
+        self.tmp = tmp
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -67,6 +69,7 @@ def _server_lifetime() -> Iterator[None]:
     if _SERVER is not None:
         _SERVER.stop()
         text = _SERVER.log.read_text()
+        shutil.rmtree(_SERVER.tmp, ignore_errors=True)
         assert "unhandled error" not in text, "the server logged an unhandled error during fuzzing"
 
 
