@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wgpilot import config as config_mod
-from wgpilot import logsetup
+from wgpilot import logsetup, unpacked
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler
 
@@ -101,6 +101,8 @@ class Daemon:
         graceful = {name for name, _, stop in self._tasks if stop is not None}
         for callback in self.ready_callbacks:
             callback()
+        # Off the loop and after start-up: removing 32 MB copies must not delay serving.
+        sweeper = asyncio.create_task(asyncio.to_thread(unpacked.sweep_and_log), name="sweep-unpacked")
         stop_wait = asyncio.create_task(self.stopping.wait())
         done, _ = await asyncio.wait([stop_wait, *running], return_when=asyncio.FIRST_COMPLETED)
         code = 0
@@ -121,7 +123,7 @@ class Daemon:
             _, still = await asyncio.wait(pending, timeout=self.grace_seconds)
             for task in still:
                 task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*running, sweeper, return_exceptions=True)
         stop_wait.cancel()
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()

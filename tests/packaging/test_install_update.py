@@ -255,7 +255,12 @@ def test_install_update_tamper_rollback_kill(
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
-            env={**os.environ, "WGPILOT_UPDATE_URL": f"{served}/{url}", "WGPILOT_UPDATE_TEST_PAUSE": step},
+            env={
+                **os.environ,
+                "WGPILOT_UPDATE_URL": f"{served}/{url}",
+                "WGPILOT_UPDATE_TEST_PAUSE": step,
+                "TMPDIR": str(tmp_path),  # kill -9 leaves the unpacked copy behind: not in /tmp
+            },
         )
         assert proc.stderr is not None
         for line in proc.stderr:

@@ -166,3 +166,68 @@ def test_spec_and_hook_are_used(releases: Releases) -> None:
     if (ROOT / "wgpilot/web/dist/index.html").exists():
         assert "wgpilot/web/dist/index.html" in listing
     assert "libnftables" not in listing
+
+
+def _copies(tmpdir: Path) -> list[Path]:
+    return sorted(tmpdir.glob("_MEI*"))
+
+
+def test_copies_left_by_kill_9_are_swept_at_start(releases: Releases, tmp_path: Path) -> None:
+    """kill -9 leaves the bootloader's unpacked copy behind (32 MB each, in a TMPDIR
+    that outlives reboots under the unit). The next `serve` removes it, keeps the
+    copy of a server still running from the same TMPDIR, and a clean stop leaves
+    nothing."""
+    binary = str(releases.binary("1.0.1"))
+    tmpdir = tmp_path / "cache"
+    tmpdir.mkdir()
+    killed = Server([binary], tmp_path / "killed")
+    live = Server([binary], tmp_path / "live")
+    sweeper = Server([binary], tmp_path / "sweeper")
+    for server in (killed, live, sweeper):
+        server.env["TMPDIR"] = str(tmpdir)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(server: Server) -> subprocess.Popen[bytes]:
+        with open(server.config.with_name("serve.log"), "wb") as log:
+            proc = subprocess.Popen(
+                server.argv, stdout=log, stderr=subprocess.STDOUT, env=server.env, start_new_session=True
+            )
+        procs.append(proc)
+        deadline = time.monotonic() + 30
+        while health(server.port, timeout=0.5) is None:
+            assert proc.poll() is None, f"serve exited with {proc.returncode}"
+            assert time.monotonic() < deadline, "no /health within 30 s"
+            time.sleep(0.05)
+        return proc
+
+    try:
+        first = start(killed)
+        (left,) = _copies(tmpdir)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        assert _copies(tmpdir) == [left], "kill -9 removed the copy: nothing to test"
+        running = start(live)
+        (live_copy,) = set(_copies(tmpdir)) - {left}
+        stale = time.time() - 3600  # both look an hour old; only one is dead
+        for path in (left, live_copy):
+            os.utime(path, (stale, stale))
+
+        third = start(sweeper)
+        deadline = time.monotonic() + 20
+        while left.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not left.exists(), "the copy left by kill -9 was not swept"
+        assert live_copy.exists() and health(live.port) is not None, "a running server's copy was removed"
+        assert len(_copies(tmpdir)) == 2  # the live server's and the sweeper's own
+
+        for proc in (third, running):
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        log = sweeper.config.with_name("serve.log").read_text()
+        assert "removed copies of the one-file build left by unclean stops" in log, log[-2000:]
+        assert _copies(tmpdir) == [], "a clean stop left its copy behind"
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

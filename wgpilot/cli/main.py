@@ -7,6 +7,7 @@ import sys
 import click
 
 from wgpilot import config as config_mod
+from wgpilot import unpacked
 from wgpilot.cli.output import EXIT_INPUT, fail
 from wgpilot.version import info as version_info
 
@@ -66,6 +67,7 @@ _register()
 
 
 def main() -> None:
+    unpacked.hold_own_copy()
     try:
         cli.main(prog_name="wgpilot", standalone_mode=True)
     except SystemExit:
