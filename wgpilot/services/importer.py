@@ -393,11 +393,10 @@ def _plan(iface: ParsedInterface, warnings: list[str]) -> _Plan | None:
     try:
         mtu = validate.mtu(iface.mtu, "MTU")
     except ValidationError as exc:
-        message = f"{label}: MTU {iface.mtu} left out: {exc.message}"
         if iface.source == "file":  # a file's MTU is only a setting
-            warnings.append(message)
-        else:  # a running interface's would be reset
-            lose(message)
+            warnings.append(f"{label}: MTU {iface.mtu} left out: {exc.message}")
+        else:  # a running interface's would be reset to the default
+            lose(f"{label}: MTU {iface.mtu} would be reset: {exc.message}")
     # The peers' own addresses: never sites, even when the IPv6 subnet was not taken.
     own: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [subnet] + ([v6[0].network] if v6 else [])
     peers: list[_PeerPlan] = []

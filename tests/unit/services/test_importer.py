@@ -245,7 +245,7 @@ async def test_a_running_interface_is_adopted_with_its_counters_as_baseline(
 
 @pytest.mark.parametrize(
     "change",
-    ["peer outside the subnet", "second address", "route into another network", "default route"],
+    ["peer outside the subnet", "second address", "route into another network", "default route", "MTU"],
 )
 async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
     ctx: Context, conf_dir: Path, change: str
@@ -272,10 +272,13 @@ async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
         "second address": ("10.40.0.3/32",),
         "route into another network": ("10.40.0.3/32", "10.41.0.0/24"),
         "default route": ("10.40.0.3/32", "0.0.0.0/0"),
+        "MTU": ("10.40.0.3/32",),
     }[change]
     dev.peers[odd] = PeerState(odd, None, odd_ips, None, None, 0.0, 0, 0)
     if change == "second address":
         dev.addresses.add("172.16.5.1/24")
+    if change == "MTU":
+        dev.mtu = 1200  # below what wgpilot accepts: adopting would reset the link to 1420
     before = (set(dev.addresses), dict(dev.peers), dev.mtu)
 
     (found,) = [d for d in await importer.discover(ctx) if d["name"] == "wg9"]
@@ -284,12 +287,15 @@ async def test_a_running_interface_is_taken_whole_or_left_as_it_is(
     assert nets == [] and warnings == found["problems"]
     if change == "default route":  # said as what the live interface would lose
         assert _has(warnings, "AllowedIPs 0.0.0.0/0 would be lost (a default route is not a site)")
+    if change == "MTU":
+        assert _has(warnings, "wg9: MTU 1200 would be reset: ")
     assert _has(warnings, "wg9: left running as it is, not imported"), warnings
     assert (set(dev.addresses), dict(dev.peers), dev.mtu) == before and not dev.marked
     assert "wg9" not in [n.interface for n in await ctx.networks.all(ctx.db)]
 
     # Made to fit, it is adopted with every peer.
     dev.addresses = {"10.40.0.1/24"}
+    dev.mtu = 1420
     dev.peers[odd] = PeerState(odd, None, ("10.40.0.3/32",), None, None, 0.0, 0, 0)
     nets, warnings = await importer.import_all(ctx, ACTOR, ["wg9"], [])
     assert [n.interface for n in nets] == ["wg9"] and dev.marked, warnings
