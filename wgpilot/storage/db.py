@@ -86,7 +86,6 @@ class Tx:
 
     def __init__(self, writer: _Writer) -> None:
         self._writer = writer
-        self._after_commit: list[Any] = []
         self._begun = False
 
     def _begin_with(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
@@ -126,10 +125,6 @@ class Tx:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
-    def after_commit(self, callback: Any) -> None:
-        """Run ``callback()`` (sync or async) once the transaction has committed."""
-        self._after_commit.append(callback)
-
     async def inline(self, step: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
         """Run ``step(tx)`` with every statement it issues executed at once, instead of
         each costing a trip to the database thread (which, under load, waits behind
@@ -148,8 +143,8 @@ class Tx:
         contended lock, a sleep) is a bug: it raises ``RuntimeError``, and the
         transaction around it, left by that exception, rolls back."""
         if self._writer.idle() and self._lock_now(self._writer.raw):
-            return _drive(step, _DirectTx(self._writer.raw, self))
-        return await self._writer.run(self._begin_with(lambda raw: _drive(step, _DirectTx(raw, self))))
+            return _drive(step, _DirectTx(self._writer.raw))
+        return await self._writer.run(self._begin_with(lambda raw: _drive(step, _DirectTx(raw))))
 
     def _lock_now(self, raw: sqlite3.Connection) -> bool:
         """On the loop: true when this transaction holds SQLite's write lock, taking it
@@ -176,9 +171,8 @@ class _DirectTx(Tx):
     """``Tx`` for a step of ``Tx.inline``: statements go straight to the sqlite3
     connection of whichever thread runs the step; the coroutines never suspend."""
 
-    def __init__(self, raw: sqlite3.Connection, outer: Tx) -> None:
+    def __init__(self, raw: sqlite3.Connection) -> None:
         self._raw = raw
-        self._after_commit = outer._after_commit
         self._begun = True
 
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -327,10 +321,6 @@ class Database:
                 except sqlite3.Error as exc:
                     await writer.run(_rollback_if_open)  # unless SQLite has already
                     raise StorageError(f"commit failed: {exc}") from exc
-        for callback in tx._after_commit:
-            result = callback()
-            if asyncio.iscoroutine(result):
-                await result
 
     @property
     def write_lock(self) -> asyncio.Lock:

@@ -142,10 +142,9 @@ async def test_a_transaction_that_issues_nothing_costs_no_hop(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hops = Hops(monkeypatch)
-    ran: list[str] = []
-    async with db.transaction() as tx:
-        tx.after_commit(lambda: ran.append("after"))
-    assert hops.count == 0 and ran == ["after"]
+    async with db.transaction():
+        pass
+    assert hops.count == 0
 
 
 async def test_transactions_stay_serialised_with_inline_steps(db: Database) -> None:
