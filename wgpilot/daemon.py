@@ -101,8 +101,7 @@ class Daemon:
         graceful = {name for name, _, stop in self._tasks if stop is not None}
         for callback in self.ready_callbacks:
             callback()
-        # Off the loop and after start-up: removing 32 MB copies must not delay serving.
-        sweeper = asyncio.create_task(asyncio.to_thread(unpacked.sweep_and_log), name="sweep-unpacked")
+        sweeper = asyncio.create_task(unpacked.sweep_after_start(), name="sweep-unpacked")
         stop_wait = asyncio.create_task(self.stopping.wait())
         done, _ = await asyncio.wait([stop_wait, *running], return_when=asyncio.FIRST_COMPLETED)
         code = 0
@@ -112,6 +111,7 @@ class Daemon:
                 code = 1
         self.stopping.set()
         log.info("stopping")
+        sweeper.cancel()
         for task in running:
             if task.get_name() not in graceful and not task.done():
                 task.cancel()

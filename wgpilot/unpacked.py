@@ -2,9 +2,9 @@
 
 The one-file executable is a bootloader: it unpacks the interpreter and libraries
 (about 32 MB) into ``$TMPDIR/_MEIxxxxxx``, runs wgpilot from there in a child
-process, and removes the directory when that child exits. A SIGKILL (systemd's stop
-timeout, the OOM killer), a power cut or a crash of the bootloader skips the
-removal. The unit sets ``TMPDIR`` to ``/var/cache/wgpilot``, which survives
+process, and removes the directory when that child exits. A SIGKILL of the
+bootloader (systemd's stop timeout kills the whole group), a power cut or a crash of
+the bootloader skips the removal. The unit sets ``TMPDIR`` to ``/var/cache/wgpilot``, which survives
 reboots, so each unclean stop would leave another 32 MB there for good.
 
 Every wgpilot process of the one-file build holds a shared ``flock`` on its own
@@ -22,6 +22,7 @@ command). ``wgpilot serve`` sweeps, once at start, the copies next to its own th
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -121,7 +122,9 @@ def sweep(own: Path, *, proc: Path = Path("/proc"), now: float | None = None) ->
                 continue
             size = _size(path)
             try:
-                shutil.rmtree(path)  # holding the lock: nobody can take it meanwhile
+                # Holding the lock: no wgpilot process can take it meanwhile. A second
+                # sweeper racing for the same copy only finds entries already gone.
+                _remove(path)
             except OSError as exc:
                 result.failed.append((path, str(exc)))
                 continue
@@ -155,6 +158,29 @@ def sweep_and_log() -> None:
         log.warning(
             "could not remove a stale copy of the one-file build", extra={"path": str(path), "error": why}
         )
+
+
+async def sweep_after_start() -> None:
+    """``serve``'s sweeps: off the loop and after start-up (removing 32 MB copies must
+    not delay serving), and once more when the copies that were too young to judge
+    then (a start killed by its timeout just before this one) are old enough."""
+    await asyncio.to_thread(sweep_and_log)
+    await asyncio.sleep(MIN_AGE_SECONDS + 10)
+    await asyncio.to_thread(sweep_and_log)
+
+
+def _remove(path: Path) -> None:
+    """``rmtree`` that takes entries already gone as removed."""
+
+    def gone_is_fine(_function: object, _path: str, info: object) -> None:
+        error = info[1] if isinstance(info, tuple) else info  # onerror gives exc_info
+        if not isinstance(error, FileNotFoundError):
+            raise error if isinstance(error, BaseException) else OSError(str(error))
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=gone_is_fine)
+    else:
+        shutil.rmtree(path, onerror=gone_is_fine)
 
 
 def _is_dir(mode: int) -> bool:

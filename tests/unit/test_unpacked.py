@@ -108,3 +108,32 @@ def test_a_running_process_holds_its_own_copy(
 def test_not_frozen_means_no_copy() -> None:
     assert unpacked.own_copy() is None
     unpacked.sweep_and_log()  # a no-op outside the one-file build
+
+
+async def test_serve_sweeps_again_once_young_copies_are_old_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[float] = []
+    monkeypatch.setattr(unpacked, "sweep_and_log", lambda: calls.append(1.0))
+    monkeypatch.setattr(unpacked, "MIN_AGE_SECONDS", -9.95)  # the second sweep 50 ms later
+    await unpacked.sweep_after_start()
+    assert len(calls) == 2
+
+
+def test_a_copy_removed_meanwhile_by_another_sweeper_is_no_failure(
+    tmpdir_: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = _copy(tmpdir_, "_MEIown000")
+    stale = _copy(tmpdir_, "_MEIstale0")
+    real_unlink = os.unlink
+    files = [stale / "lib" / "libpython3.11.so.1.0", stale / unpacked.MARKER / "0001_initial.sql"]
+
+    def racing_unlink(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        for other in files:  # the other sweeper removes the files first
+            if other.exists():
+                real_unlink(other)
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", racing_unlink)
+    (tmp_path / "proc").mkdir()
+    result = unpacked.sweep(own, proc=tmp_path / "proc", now=NOW)
+    assert result.removed == [stale] and result.failed == []
+    assert not stale.exists()
