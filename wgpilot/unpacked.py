@@ -99,7 +99,8 @@ def sweep(own: Path, *, proc: Path = Path("/proc"), now: float | None = None) ->
             st = path.lstat()
         except OSError:
             continue  # gone meanwhile
-        if not _is_dir(st.st_mode) or st.st_uid != os.getuid() or now - st.st_mtime < MIN_AGE_SECONDS:
+        # From lstat: a symlink named _MEI… is never followed.
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or now - st.st_mtime < MIN_AGE_SECONDS:
             continue
         if (path / MARKER).is_dir():
             candidates.append(path)
@@ -181,10 +182,6 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, onexc=gone_is_fine)
     else:
         shutil.rmtree(path, onerror=gone_is_fine)
-
-
-def _is_dir(mode: int) -> bool:
-    return stat.S_ISDIR(mode)  # from lstat: a symlink named _MEI… is never followed
 
 
 def _mapped(candidates: list[Path], proc: Path) -> set[Path]:
