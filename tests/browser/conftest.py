@@ -145,6 +145,14 @@ def stage() -> Iterator[Stage]:
         wait_for(
             lambda: admin.run(PYTHON, "-c", probe, check=False).returncode == 0, 20, what="the HTTPS port"
         )
+        # Chromium aborts navigations in flight (net::ERR_NETWORK_CHANGED) when an address
+        # of its namespace changes, as a link-local IPv6 address does once duplicate
+        # address detection ends, a second or two after the link came up.
+        wait_for(
+            lambda: not admin.ip("-6", "addr", "show", "tentative").stdout.strip(),
+            10,
+            what="the browser host's addresses to settle (IPv6 duplicate address detection)",
+        )
         pw = sync_playwright().start()
         browser = pw.chromium.launch(
             executable_path=str(_chromium_in(admin)), headless=True, args=CHROMIUM_ARGS
