@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from wgpilot.domain.models import Actor, AuditEntry
 from wgpilot.storage.db import Conn, Tx
 
@@ -26,8 +28,9 @@ def _row(r: sqlite3.Row) -> AuditEntry:
     )
 
 
-# One encoder for every entry: json.dumps with options builds a new one per call.
-_DETAIL = json.JSONEncoder(separators=(",", ":"), default=str, sort_keys=True)
+def _detail(detail: dict[str, Any]) -> str:
+    """Compact, keys sorted, anything unusual (an address object) as its str()."""
+    return orjson.dumps(detail, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
 class AuditRepo:
@@ -50,7 +53,7 @@ class AuditRepo:
                     actor.username,
                     action,
                     resource,
-                    _DETAIL.encode(detail),
+                    _detail(detail),
                     actor.ip_address,
                 )
                 for actor, action, resource, detail, now in entries
