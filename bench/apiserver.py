@@ -5,7 +5,6 @@ Starlette JSON endpoint returning a list of the same size). Prints "READY port t
 from __future__ import annotations
 
 import asyncio
-import gc
 import ipaddress
 import socket
 import sys
@@ -23,7 +22,7 @@ from wgpilot import config
 from wgpilot.domain import keys
 from wgpilot.domain.models import Actor
 from wgpilot.kernel.fake import FakeDriver, FakeFirewall
-from wgpilot.runtime import open_database
+from wgpilot.runtime import open_database, settle_heap
 from wgpilot.services import setup_state
 from wgpilot.services.auth import RateLimiter
 from wgpilot.services.context import Context
@@ -97,9 +96,7 @@ async def main(kind: str, data: Path, peers: int) -> None:
                          timeout_graceful_shutdown=3, server_header=False)
     cfg.load()
     cfg.ssl = ssl_context
-    # As `wgpilot serve` does once started: long-lived objects out of the collector.
-    gc.collect()
-    gc.freeze()
+    settle_heap()  # as `wgpilot serve` does once started
     print(f"READY {sock.getsockname()[1]} {token}", flush=True)
     await uvicorn.Server(cfg).serve(sockets=[sock])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 
 import click
@@ -14,7 +13,7 @@ from wgpilot.config import Settings
 from wgpilot.daemon import Daemon
 from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.monitor import Monitor
-from wgpilot.runtime import open_context
+from wgpilot.runtime import open_context, settle_heap
 from wgpilot.services import setup_state
 from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
 from wgpilot.update.store import DbVersionStore
@@ -66,10 +65,7 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             daemon.add_task("tls", tls.run)
             daemon.add_task("web", web.run, stop=web.stop)
             sdnotify.attach(daemon, ready=web.listening.wait)
-            # Everything built so far lives as long as the process: keep it out of
-            # the collector's generations so a full collection stays short.
-            gc.collect()
-            gc.freeze()
+            settle_heap()
             return await daemon.run()
 
     sys.exit(run(body))
