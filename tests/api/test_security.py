@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -157,6 +158,7 @@ EVIL = [
     "a\nPostUp = touch /tmp/pwned",
     "a\r\n[Peer]",
     "x\0y",
+    "x\ud800y",  # a lone surrogate: not text, and no encoder can write it back out
     "[Peer]",
     "PostUp = id",
     "$(id)",
@@ -178,7 +180,9 @@ async def test_injection_in_every_text_field_never_reaches_the_config(client) ->
     ]
     for path, body in fields:
         for evil in EVIL:
-            r = await client.post(path, json=body(evil))
+            # Escaped JSON (\uXXXX): a lone surrogate has no UTF-8 form to send raw.
+            raw = json.dumps(body(evil))
+            r = await client.post(path, content=raw, headers={"Content-Type": "application/json"})
             assert r.status_code == 422, (path, evil, r.status_code)
     r = await client.put("/api/settings", json={"hostname": "vpn.example.com\nPostUp = id"})
     assert r.status_code == 422
@@ -227,3 +231,52 @@ async def test_openapi_document(client) -> None:
         assert (op.method, re.sub(r"\{(\w+):\w+\}", r"{\1}", op.path)) in ops
     net = doc["components"]["schemas"]["NetworkCreate"]
     assert net["additionalProperties"] is False and "subnet" in net["required"]
+
+
+def _string_fields(schema: dict, doc: dict) -> list[tuple[str, bool]]:
+    """(name, is_list) of the top-level string and string-list properties of a body schema."""
+    if "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        types: set[str] = set()
+        for alt in [prop, *prop.get("anyOf", [])]:
+            t = alt.get("type", [])
+            types |= {t} if isinstance(t, str) else set(t)
+            if "array" in types and alt.get("items", {}).get("type") == "string":
+                types.add("string-list")
+        if "string" in types:
+            out.append((name, False))
+        elif "string-list" in types:
+            out.append((name, True))
+    return out
+
+
+async def test_a_lone_surrogate_in_any_text_field_is_never_a_500(client) -> None:
+    """JSON can carry text with no UTF-8 form (``"\\ud800"``). Wherever it lands —
+    refused with a message quoting it, or stored — no answer, audit entry or later
+    read may fail on it."""
+    doc = (await client.get("/api/openapi.json")).json()
+    tried = 0
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if method not in ("post", "put", "patch") or body is None or "logout" in path:
+                continue
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            for name, is_list in _string_fields(body["schema"], doc):
+                value = "x\ud800y"
+                raw = json.dumps({name: [value] if is_list else value})
+                r = await client.request(
+                    method.upper(), url, content=raw, headers={"Content-Type": "application/json"}
+                )
+                assert r.status_code < 500, (method, path, name, r.status_code, r.text)
+                tried += 1
+    assert tried > 30
+    raw = json.dumps({"name": "x\ud800y"})
+    r = await client.post("/api/networks/1/peers", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "name"
+    assert "surrogate" in r.json()["error"]["fields"][0]["message"]
+    for path in ("/api/settings", "/api/networks", "/api/networks/1/peers", "/api/audit-log", "/api/alerts"):
+        r = await client.get(path)
+        assert r.status_code == 200, (path, r.status_code)

@@ -7,6 +7,7 @@ reveals nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -60,6 +61,14 @@ HTTP_CODES = {
 }
 
 
+class ErrorJson(JSONResponse):
+    """An error body, in ASCII: its messages may quote what the client sent, and JSON
+    can carry text (a lone surrogate, sent as ``\\ud800``) that has no UTF-8 form."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def error_response(
     status: int,
     code: str,
@@ -68,7 +77,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message, "fields": fields or []}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return ErrorJson(body, status_code=status, headers=headers)
 
 
 def from_domain(exc: WgpilotError) -> JSONResponse:

@@ -95,6 +95,10 @@ class F:
             if not low <= value <= high:
                 errors.append(FieldError(path, f"must be between {low} and {high}"))
         if self.type == "string":
+            if not value.isascii() and not _is_utf8(value):
+                # JSON's \ud800 escapes decode to text no file, key or log line can hold.
+                errors.append(FieldError(path, "must be text (it holds an unpaired UTF-16 surrogate)"))
+                return
             if self.max_length is not None and len(value) > self.max_length:
                 errors.append(FieldError(path, f"must be at most {self.max_length} characters"))
             if self.min_length is not None and len(value) < self.min_length:
@@ -108,6 +112,14 @@ class F:
             if self.items is not None:
                 for i, item in enumerate(value):
                     self.items.check(item, f"{path}[{i}]", errors)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def string(**kw: Any) -> F:
