@@ -53,8 +53,9 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 ]
 API_HEADERS = [(b"content-security-policy", API_CSP.encode()), *_COMMON]
-# Every response header is validated and copied once more by the HTTP layer (about
-# 2 µs each in h11), so a JSON answer carries no header that only a document reads.
+# h11 validates and copies every response header (about 1 µs each, measured alone;
+# no throughput change showed in runs): a JSON answer carries none that only a
+# document reads.
 _SECURITY_NAMES = frozenset(k for k, _ in SECURITY_HEADERS)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
