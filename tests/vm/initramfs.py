@@ -1,6 +1,7 @@
 """The guest's boot image: the host's installed Debian kernel plus an initramfs of
 busybox, the modules the root file system and WireGuard need, and an init script
-(cached under ``.cache/vm/``, rebuilt when the kernel, busybox or the script change).
+(cached outside the clone, in ``$XDG_CACHE_HOME/wgpilot/vm`` (``~/.cache/wgpilot/vm``),
+keyed by the kernel, busybox and the script, so fresh clones reuse it).
 
 The init script loads the modules, mounts the host's root (9p, read-only) under a
 tmpfs overlay, gives it its own /proc, /sys, /dev, /run and /tmp, mounts the run
@@ -22,7 +23,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("WGPILOT_VM_CACHE", REPO / ".cache" / "vm"))
+CACHE = Path(
+    os.environ.get("WGPILOT_VM_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wgpilot" / "vm"
+)
 BUSYBOX = "/bin/busybox"
 # Loaded by the initramfs itself: the root file system needs 9p and overlay, and
 # WireGuard is loaded up front (the issue's measured recipe) so a missing or broken

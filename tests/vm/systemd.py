@@ -1,5 +1,5 @@
-"""A real systemd guest: a Debian bookworm root made with ``debootstrap`` (cached under
-``.cache/vm/``), booted on the host's kernel in QEMU (TCG) with systemd as PID 1 and
+"""A real systemd guest: a Debian bookworm root made with ``debootstrap`` (cached by
+its inputs in the user's cache directory, ``initramfs.CACHE``), booted on the host's kernel in QEMU (TCG) with systemd as PID 1 and
 QEMU user networking, so the host's loopback is 10.0.2.2 inside.
 
     python -m tests.vm.systemd build     # (re)build the cached root and say where
