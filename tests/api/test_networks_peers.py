@@ -182,6 +182,37 @@ async def test_peer_lifecycle_config_and_qr(client) -> None:
     assert (await client.get(f"/api/networks/1/peers/{q['id']}")).status_code == 404
 
 
+async def test_no_qr_code_for_a_peer_that_brought_its_own_key(client) -> None:
+    from wgpilot.domain import keys, render
+
+    _, public = keys.generate_keypair()
+    p = (await client.post("/api/networks/1/peers", json={"name": "tablet", "public_key": public})).json()
+    assert p["has_private_key"] is False
+    for fmt in ("", "?format=svg", "?format=png"):
+        r = await client.get(f"/api/networks/1/peers/{p['id']}/qr{fmt}")
+        assert r.status_code == 409, fmt
+        err = r.json()["error"]
+        assert err["code"] == "PEER_KEY_NOT_HELD" and "brought its own key" in err["message"]
+    # The .conf still downloads, the placeholder marked as one.
+    r = await client.get(f"/api/networks/1/peers/{p['id']}/config")
+    assert r.status_code == 200
+    assert f"{render.PLACEHOLDER_NOTE}\nPrivateKey = {render.PRIVATE_KEY_PLACEHOLDER}\n" in r.text
+
+
+async def test_config_file_names_are_interface_names_wg_quick_accepts(client) -> None:
+    import re
+
+    names = ["Anna's laptop (work)", "a-very-long-peer-name-1", "a-very-long-peer-name-2", "phone"]
+    seen = set()
+    for name in names:
+        p = (await client.post("/api/networks/1/peers", json={"name": name})).json()
+        r = await client.get(f"/api/networks/1/peers/{p['id']}/config")
+        m = re.fullmatch(r'attachment; filename="([^"]*)"', r.headers["content-disposition"])
+        assert m and re.fullmatch(r"[A-Za-z0-9_=+.-]{1,15}\.conf", m.group(1)), r.headers
+        seen.add(m.group(1))
+    assert len(seen) == len(names) and "phone.conf" in seen
+
+
 async def test_two_hundred_concurrent_peer_creations(client, app) -> None:
     async def one(i: int) -> int:
         async with make_client(
