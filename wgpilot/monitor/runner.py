@@ -8,7 +8,15 @@ the loops that drive them inside ``wgpilot serve``.
     app = create_app(state, record=monitor.metrics.record_request)
 
 One poll loop does everything in order: poll → publish changes → evaluate alerts →
-store a snapshot when one is due. Compaction runs in its own loop (at start-up, then
+store a snapshot when one is due.
+
+Every change a service announces (``ctx.changed``: peers or networks added, removed,
+edited, a restore) goes to the live streams at once as a ``changed`` event, whatever
+the entry point (API, the CLI through the control socket, the expiry job). A write
+this process was not told of — another process on the same database, which the CLI
+avoids by going through a running server — shows up in the poller's comparison of
+database rows (a network's at every poll, its peers' when their directory is re-read,
+at least every minute) and is announced the same way. Compaction runs in its own loop (at start-up, then
 hourly — which includes the daily roll-ups) so a big backlog never delays a poll.
 """
 
@@ -81,6 +89,7 @@ class Monitor:
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
         self._early = asyncio.Event()  # a network or its peers changed: poll soon
+        self._announced: set[int | None] = set()  # networks ctx.changed told of since the last poll
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -164,6 +173,7 @@ class Monitor:
     async def tick(self) -> Changes:
         """One poll with everything that follows it. Never raises: a failure is logged
         and counted, and the next poll tries again."""
+        announced, self._announced = self._announced, set()
         try:
             state, changes = await self.poller.poll()
         except Exception:
@@ -176,6 +186,10 @@ class Monitor:
         try:
             for network_id, changed in changes.items():
                 await self.hub.publish(network_id, changed)
+            if None not in announced:
+                for network_id, kind in self.poller.edited.items():
+                    if network_id not in announced:  # written by another process
+                        self.hub.changed(kind, network_id)
         except Exception:
             log.exception("publishing live status failed")
         try:
@@ -207,6 +221,9 @@ class Monitor:
             self._early.set()
         elif kind == "alerts":
             self.alerts.invalidate()
+        if kind in ("peers", "networks", "restore"):
+            self._announced.add(None if kind == "restore" else network_id)
+            self.hub.changed(kind, None if kind == "restore" else network_id)
 
     def _delivery_result(self, channel: str, result: str) -> None:
         self.metrics.alert_deliveries.labels(channel, result).inc()
