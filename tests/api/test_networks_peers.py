@@ -269,6 +269,40 @@ async def test_audit_log_records_who_what_and_where(client) -> None:
     assert (await client.get(f"/api/audit-log?from={first + 10**6}")).json()["total"] == 0
 
 
+async def test_audit_entries_name_their_resource(client) -> None:
+    """The log says which peer, network, user, bridge or alert, not only "peer:6": the name
+    recorded at the time (so a deleted or renamed peer keeps it), else the current one."""
+    p = (await client.post("/api/networks/1/peers", json={"name": "kiosk"})).json()
+    await client.put(f"/api/networks/1/peers/{p['id']}", json={"name": "kiosk-2"})
+    await client.delete(f"/api/networks/1/peers/{p['id']}")
+    other = (await client.post("/api/networks", json={"name": "lab", "subnet": "10.9.0.0/24"})).json()
+    b = (await client.post("/api/bridges", json={"network_a_id": 1, "network_b_id": other["id"]})).json()
+    await client.put(f"/api/bridges/{b['id']}", json={"enabled": False})
+    rule = {
+        "type": "peer_offline",
+        "threshold": 600,
+        "notify": "webhook",
+        "target": "https://hooks.example.com/x",
+    }
+    a = (await client.post("/api/alerts", json=rule)).json()
+    await client.put(f"/api/alerts/{a['id']}", json={"threshold": 900})
+    items = (await client.get("/api/audit-log?limit=1000")).json()["items"]
+    named = {(e["action"], e["resource_name"]) for e in items}
+    assert {
+        ("peer.create", "kiosk"),
+        ("peer.update", "kiosk-2"),
+        ("peer.delete", "kiosk-2"),
+        ("network.create", "lab"),
+        ("setup.admin", "admin"),
+        ("bridge.create", "office \u2013 lab"),
+        ("bridge.update", "office \u2013 lab"),
+        ("alert.create", "peer_offline"),
+        ("alert.update", "peer_offline"),
+    } <= named, named
+    assert all("resource_name" in e for e in items)
+    assert next(e for e in items if e["resource"] == "settings")["resource_name"] is None
+
+
 async def test_settings_are_redacted(client) -> None:
     r = await client.put(
         "/api/settings",

@@ -278,6 +278,11 @@ AUDIT = Schema(
         "username": string(required=True, nullable=True),
         "action": string(required=True),
         "resource": string(required=True),
+        "resource_name": string(
+            required=True,
+            nullable=True,
+            description="its name at the time of the action, else now (a bridge: its networks; an alert: its type)",
+        ),
         "detail": F("object", required=True),
         "ip_address": string(required=True, nullable=True),
     },
