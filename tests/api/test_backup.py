@@ -65,6 +65,7 @@ def _as_schema_4(archive: bytes, tmp_path) -> bytes:  # type: ignore[no-untyped-
     db = tmp_path / "old.db"
     db.write_bytes(files["data.db"])
     conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE alert_deliveries")  # migration 0007
     conn.execute("ALTER TABLE peers DROP COLUMN adopted")  # migration 0006
     for trigger in ("network", "insert", "delete", "move"):
         conn.execute(f"DROP TRIGGER peer_counts_{trigger}")

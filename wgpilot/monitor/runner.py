@@ -38,7 +38,15 @@ from wgpilot.monitor.health import DbProbe, health_doc
 from wgpilot.monitor.history import History
 from wgpilot.monitor.hub import ALL, Hub, Subscription
 from wgpilot.monitor.metrics import Metrics
-from wgpilot.monitor.notify import Channel, DeliveryError, Dispatcher, EmailChannel, Message, WebhookChannel
+from wgpilot.monitor.notify import (
+    Channel,
+    Delivery,
+    DeliveryError,
+    Dispatcher,
+    EmailChannel,
+    Message,
+    WebhookChannel,
+)
 from wgpilot.monitor.poller import Changes, Poller
 from wgpilot.monitor.state import LiveState, NetworkLive
 from wgpilot.services.context import Context
@@ -80,7 +88,11 @@ class Monitor:
         self.history = History(ctx.db, clock=ctx.clock, interval=self.snapshot_interval)
         self.metrics = Metrics(lambda: self.poller.state, subscribers=self.hub.subscribers)
         self.email = EmailChannel(ctx)
-        kwargs: dict[str, Any] = {"sleep": sleep, "on_result": self._delivery_result}
+        kwargs: dict[str, Any] = {
+            "sleep": sleep,
+            "on_result": self._delivery_result,
+            "on_attempt": self._delivery_attempt,
+        }
         if backoff is not None:
             kwargs["backoff"] = backoff
         self.dispatcher = Dispatcher(channels or {"email": self.email, "webhook": WebhookChannel()}, **kwargs)
@@ -227,6 +239,16 @@ class Monitor:
 
     def _delivery_result(self, channel: str, result: str) -> None:
         self.metrics.alert_deliveries.labels(channel, result).inc()
+
+    async def _delivery_attempt(self, d: Delivery, outcome: str, error: str | None, attempt: int) -> None:
+        """Keep the outcome of a rule's latest notice (the Alerts page shows a failure)."""
+        alert_id = d.context.get("alert_id")
+        if not isinstance(alert_id, int):
+            return
+        async with self.ctx.db.transaction() as tx:
+            await self.alerts.repo.record_delivery(
+                tx, alert_id, status=outcome, attempts=attempt, error=error, at=self.ctx.now()
+            )
 
     def _network(self, network_id: int) -> NetworkLive | None:
         return self.poller.state.network(network_id)

@@ -34,6 +34,7 @@ async def test_create_list_update_delete_with_audit(ctx: Context) -> None:
         "created_at": ctx.now(),
         "updated_at": ctx.now(),
         "state": "ok",
+        "last_delivery": None,
     }
     hook = await svc.create(
         ACTOR, type="transfer_spike", threshold=10**9, notify="webhook", target="https://hooks.example.org/x"
