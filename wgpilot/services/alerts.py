@@ -191,7 +191,7 @@ class AlertService:
             before, after = _detail(old), _detail(alert)
             diff = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
             await self.ctx.audit.record(
-                tx, actor, "alert.update", f"alert:{alert_id}", {"changes": diff}, now
+                tx, actor, "alert.update", f"alert:{alert_id}", {"type": alert.type, "changes": diff}, now
             )
             firing = alert.id in await self.repo.firing(tx)
             delivery = (await self.repo.deliveries(tx)).get(alert.id)

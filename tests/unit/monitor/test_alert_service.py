@@ -57,6 +57,7 @@ async def test_create_list_update_delete_with_audit(ctx: Context) -> None:
         "alert.delete",
     ]
     assert entries[1].detail == {  # newest first
+        "type": "peer_offline",  # what the audit log names the rule by, even once it is deleted
         "changes": {
             "notify": {"from": "email", "to": "webhook"},
             "target": {"from": "ops@example.org", "to": "http://10.0.0.5:8080/alert"},
