@@ -105,6 +105,29 @@ def no_js_errors(page: Any) -> None:
     assert page.js_errors == [], f"errors in the page: {page.js_errors}"
 
 
+API_JS = """async ([method, path, body]) => {
+  const r = await fetch(path, {
+    method,
+    headers: body === null ? {} : {'Content-Type': 'application/json'},
+    body: body === null ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return {status: r.status, body: text ? JSON.parse(text) : null};
+}"""
+
+
+def api(page: Any, method: str, path: str, body: Any = None, status: int | None = None) -> Any:
+    """Call the API from the page (its session, its origin), as another tab would."""
+    r = page.evaluate(API_JS, [method, path, body])
+    if status is not None:
+        assert r["status"] == status, r
+    return r["body"]
+
+
+def network_id(page: Any, name: str) -> int:
+    return next(n["id"] for n in api(page, "GET", "/api/networks")["items"] if n["name"] == name)
+
+
 def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     # A wg-quick file that cannot be imported: offered in step 3 with the reason, not selectable.
     wgdir = stage.server.root / "wireguard"
@@ -331,6 +354,55 @@ def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
     expect(page.locator('[data-peer="laptop"] [data-status="online"]')).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     both_sizes(page, "dashboard")
     no_js_errors(page)
+    page.context.close()
+
+
+def test_changes_from_the_cli_and_the_api_reach_open_pages(stage: Stage) -> None:
+    """Item 19: peers added, disabled, renamed and removed through the CLI (which goes
+    through the running server) and through the API (another tab) appear on an open
+    network page and on the dashboard, without a reload."""
+    page = signed_in(stage)
+    office = network_id(page, "office")
+    page.goto(f"/networks/{office}")
+    expect(page.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+    dash = stage.new_page(storage_state=stage.session)
+    dash.goto("/")
+    expect(dash.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+    for p in (page, dash):
+        p.evaluate("window.__sameDocument = true")
+    rows = page.get_by_test_id("peers-table")
+    mini = dash.get_by_test_id(f"dash-peers-{office}")
+
+    stage.wgpilot.cli("peer", "add", "--network", "office", "--name", "from-cli")
+    expect(rows.locator('tr[data-peer="from-cli"]')).to_have_attribute("data-status", "never")
+    expect(mini.locator('[data-peer="from-cli"]')).to_be_visible()
+    stage.wgpilot.cli("peer", "disable", "--network", "office", "from-cli")
+    expect(rows.locator('tr[data-peer="from-cli"]')).to_have_attribute("data-status", "disabled")
+    expect(mini.locator('[data-peer="from-cli"]')).to_contain_text("disabled")
+    # The CLI went through the server (its control socket), not around it.
+    entries = api(page, "GET", "/api/audit-log?action=peer.disable&limit=1")["items"]
+    assert entries[0]["resource_name"] == "from-cli" and entries[0]["ip_address"] == "local", entries
+
+    other_tab = api(dash, "POST", f"/api/networks/{office}/peers", {"name": "from-api"}, status=201)
+    expect(rows.locator('tr[data-peer="from-api"]')).to_be_visible()
+    api(
+        dash, "PUT", f"/api/networks/{office}/peers/{other_tab['id']}", {"name": "renamed-by-api"}, status=200
+    )
+    expect(rows.locator('tr[data-peer="renamed-by-api"]')).to_be_visible()
+    expect(rows.locator('tr[data-peer="from-api"]')).to_have_count(0)
+    expect(mini.locator('[data-peer="renamed-by-api"]')).to_be_visible()
+
+    stage.wgpilot.cli("peer", "remove", "--network", "office", "from-cli")
+    api(dash, "DELETE", f"/api/networks/{office}/peers/{other_tab['id']}", status=204)
+    expect(rows.locator('tr[data-peer="from-cli"]')).to_have_count(0)
+    expect(rows.locator('tr[data-peer="renamed-by-api"]')).to_have_count(0)
+    expect(mini.locator('[data-peer="from-cli"]')).to_have_count(0)
+    expect(mini.locator('[data-peer="renamed-by-api"]')).to_have_count(0)
+    expect(rows.locator('tr[data-peer="laptop"]')).to_have_attribute("data-status", "online")
+    for p in (page, dash):
+        assert p.evaluate("window.__sameDocument === true"), "the page was reloaded"
+        no_js_errors(p)
+    dash.context.close()
     page.context.close()
 
 

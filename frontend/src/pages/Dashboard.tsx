@@ -6,7 +6,7 @@ import { api } from '../lib/api';
 import { sumSeries } from '../lib/chart';
 import { formatBytes, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchAllNetworks } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useReloadOnChange, useWatchAllNetworks } from '../lib/hooks';
 import { ALL_NETWORKS } from '../lib/live';
 import { liveStore } from '../lib/liveStore';
 import { MODE_LABEL } from '../lib/networks';
@@ -117,9 +117,11 @@ export default function Dashboard() {
   const snap = useLive();
   const now = useNow(5000);
   const networks = data.data?.networks ?? [];
-  // One stream (GET /api/events) keeps every network live, however many there are.
+  // One stream (GET /api/events) keeps every network live, however many there are; its
+  // `changed` events bring in networks and peers added, removed or edited anywhere.
   const anyEnabled = networks.some((n) => n.enabled);
-  useWatchAllNetworks(anyEnabled);
+  useWatchAllNetworks();
+  useReloadOnChange(ALL_NETWORKS, data.reload, data.loading);
   const conn = snap.conn[ALL_NETWORKS];
 
   const cards = useMemo(() => {

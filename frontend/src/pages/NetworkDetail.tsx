@@ -12,7 +12,7 @@ import { copyText } from '../lib/clipboard';
 import { ApiError, describeError } from '../lib/errors';
 import { formatBytes, formatDateTime, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchNetworks } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useReloadOnChange, useWatchNetworks } from '../lib/hooks';
 import { liveStore } from '../lib/liveStore';
 import { MODE_LABEL } from '../lib/networks';
 import { buildRows, matchesSearch, sortRows, type PeerRow, type PeerSort } from '../lib/peers';
@@ -168,7 +168,11 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
     }
     return { network, peers, all, status: status?.networks.find((n) => n.id === id) };
   }, [id]);
-  useWatchNetworks(data.data?.network.enabled ? [id] : []);
+  const notFound = data.error instanceof ApiError && data.error.status === 404;
+  // The stream is open from the start (a disabled network's too): its `changed` events
+  // bring in peers added, removed or edited anywhere (another tab, the CLI).
+  useWatchNetworks(Number.isInteger(id) && id > 0 && !notFound ? [id] : []);
+  useReloadOnChange(id, data.reload, data.loading);
   const snap = useLive();
   const now = useNow(5000);
   const [search, setSearch] = useState('');
@@ -220,7 +224,6 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
     );
   }
   if (data.error || !network || !data.data) {
-    const notFound = data.error instanceof ApiError && data.error.status === 404;
     return (
       <>
         <PageHeader title={notFound ? 'Network not found' : 'Network'} />
