@@ -406,6 +406,53 @@ def test_changes_from_the_cli_and_the_api_reach_open_pages(stage: Stage) -> None
     page.context.close()
 
 
+WG_QUICK_FILE = re.compile(r"[A-Za-z0-9_=+.-]{1,15}\.conf")
+
+
+def test_config_downloads_and_a_peer_that_brought_its_own_key(stage: Stage) -> None:
+    """Items 18 and 21: a peer that brought its own key gets no QR code (the page says
+    why) and a .conf with the placeholder marked; download names are interface names
+    wg-quick accepts, from the server's one function."""
+    from wgpilot.domain import keys, render
+
+    page = signed_in(stage)
+    office = network_id(page, "office")
+    page.goto(f"/networks/{office}")
+    name = "Anna's tablet (own key)"
+    page.get_by_role("button", name="Add peer").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill(name)
+    dialog.get_by_text("Advanced").click()
+    dialog.get_by_label("The device brings its own key pair").check()
+    dialog.get_by_label("Public key of the device").fill(keys.generate_keypair()[1])
+    dialog.get_by_role("button", name="Add peer").click()
+    config = page.get_by_role("dialog", name=f"Configuration of {name}")
+    expect(config.get_by_test_id("no-qr")).to_contain_text("No QR code for this peer")
+    expect(config.get_by_test_id("no-qr")).to_contain_text("brought its own key")
+    expect(config.get_by_role("img")).to_have_count(0)
+    filename, text = download(page, config.get_by_test_id("download-config"))
+    assert WG_QUICK_FILE.fullmatch(filename) and filename == render.filename(name), filename
+    assert f"{render.PLACEHOLDER_NOTE}\nPrivateKey = {render.PRIVATE_KEY_PLACEHOLDER}" in text
+    shot(page, "peer-own-key-config")
+    pid = next(
+        p["id"] for p in api(page, "GET", f"/api/networks/{office}/peers")["items"] if p["name"] == name
+    )
+    refused = api(page, "GET", f"/api/networks/{office}/peers/{pid}/qr?format=svg", status=409)
+    assert refused["error"]["code"] == "PEER_KEY_NOT_HELD"
+    page.keyboard.press("Escape")
+
+    # A peer with a key of its own server-side: a QR code, and its file named for wg-quick too.
+    page.locator('tr[data-peer="laptop"]').get_by_role("button", name="Configuration of laptop").click()
+    config = page.get_by_role("dialog", name="Configuration of laptop")
+    expect(config.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    filename, _ = download(page, config.get_by_test_id("download-config"))
+    assert filename == "laptop.conf"
+    page.keyboard.press("Escape")
+    api(page, "DELETE", f"/api/networks/{office}/peers/{pid}", status=204)
+    no_js_errors(page)
+    page.context.close()
+
+
 # Sum of the bytes the server received from the peers of network ``name`` in the last
 # 24 hours, read from the stats endpoint by the page itself (in the admin's namespace).
 RECORDED_RX = """async (name) => {

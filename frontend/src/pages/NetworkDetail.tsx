@@ -127,7 +127,7 @@ function PeerDetails({ row, network, onClose, onConfig }: { row: PeerRow; networ
           </div>
         </dl>
         <button type="button" className="btn" onClick={onConfig}>
-          Show configuration &amp; QR code
+          {p.has_private_key ? <>Show configuration &amp; QR code</> : <>Show configuration</>}
         </button>
         <h3>Transfer</h3>
         <StatsChart networkId={network.id} peerId={p.id} label={`Transfer of ${p.name}`} liveBytes={(s?.rx_bytes ?? 0) + (s?.tx_bytes ?? 0)} />
