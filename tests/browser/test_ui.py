@@ -551,6 +551,73 @@ def test_alert_rules(stage: Stage) -> None:
     page.context.close()
 
 
+def test_a_notice_that_was_not_delivered_is_shown(stage: Stage) -> None:
+    """Item 25: a failed alert delivery shows on the Alerts page, with the reason."""
+    page = signed_in(stage)
+    rule = api(
+        page,
+        "POST",
+        "/api/alerts",
+        {"type": "transfer_spike", "threshold": 1, "notify": "email", "target": "ops@example.com"},
+        status=201,
+    )
+
+    def delivered() -> Any:
+        stage.phone.can_reach("10.50.0.1", timeout=2)  # traffic through the tunnel: the rule fires
+        return api(page, "GET", f"/api/alerts/{rule['id']}")["last_delivery"]
+
+    wait_for(lambda: delivered() is not None, 60, what="the alert's first notice")
+    page.get_by_role("link", name="Alerts").first.click()
+    row = page.locator("tbody tr", has_text="Transfer spike")
+    expect(row.get_by_test_id("last-notice")).to_contain_text("not delivered")
+    expect(row.get_by_test_id("last-notice")).to_contain_text("SMTP is not configured")
+    expect(page.get_by_role("alert").filter(has_text="could not be delivered")).to_be_visible()
+    both_sizes(page, "alerts-undelivered")
+    api(page, "DELETE", f"/api/alerts/{rule['id']}", status=204)
+    no_js_errors(page)
+    page.context.close()
+
+
+def test_words_a_new_user_reads(stage: Stage) -> None:
+    """Item 25: an expired peer says "expired"; range errors read as sentences; the
+    dashboard says what its counters and its chart count; the audit log names things."""
+    page = signed_in(stage)
+    # The dashboard: two different totals, each labelled with what it counts.
+    expect(page.get_by_test_id("live-counters")).to_contain_text("Live counters")
+    expect(page.get_by_test_id("live-counters")).to_contain_text("not only in the last 24 hours")
+    expect(page.get_by_role("heading", name="Recorded transfer, last 24 hours")).to_be_visible()
+
+    office = network_id(page, "office")
+    now = int(page.evaluate("Date.now() / 1000"))
+    short = api(
+        page, "POST", f"/api/networks/{office}/peers", {"name": "short-lived", "expires_at": now + 3}, 201
+    )
+    page.goto(f"/networks/{office}")
+    row = page.locator('tr[data-peer="short-lived"]')
+    expect(row.locator(".badge")).to_have_text("expired", timeout=20_000)
+    expect(row).not_to_contain_text("ago")
+
+    page.get_by_role("button", name="Add peer").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("keepalive-typo")
+    dialog.get_by_text("Advanced").click()
+    dialog.get_by_label("Keepalive (seconds)").fill("70000")
+    dialog.get_by_role("button", name="Add peer").click()
+    expect(field_error(dialog, "persistent_keepalive")).to_have_text("Must be between 0 and 65535 seconds.")
+    page.keyboard.press("Escape")
+    api(page, "DELETE", f"/api/networks/{office}/peers/{short['id']}", status=204)
+
+    page.get_by_role("link", name="Audit log").click()
+    table = page.get_by_test_id("audit-table")
+    expect(table).to_contain_text("peer “laptop”")
+    expect(table).to_contain_text("yes → no")  # the laptop's disable, read as words
+    expect(table).not_to_contain_text("peer:")
+    expect(table).not_to_contain_text('{"')
+    both_sizes(page, "audit-log")
+    no_js_errors(page)
+    page.context.close()
+
+
 @pytest.mark.parametrize(
     ("link", "heading"),
     [

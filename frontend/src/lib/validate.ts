@@ -206,18 +206,19 @@ export function checkCidrList(value: string, opts: { required?: boolean } = {}):
 
 // ---- numbers -----------------------------------------------------------------
 
-function intIn(value: string, lo: number, hi: number, what: string, optional: boolean): string | null {
+/** A whole number in [lo, hi]; `unit` is a plural noun ("seconds") or "" for a bare number. */
+export function intIn(value: string, lo: number, hi: number, unit: string, optional: boolean): string | null {
   const s = value.trim();
   if (!s) return optional ? null : 'Required.';
-  if (!/^\d+$/.test(s)) return `Must be a whole number${what}.`;
+  if (!/^\d+$/.test(s)) return unit ? `Must be a whole number of ${unit}.` : 'Must be a whole number.';
   const n = Number(s);
-  if (n < lo || n > hi) return `Must be between ${lo} and ${hi}${what}.`;
+  if (n < lo || n > hi) return `Must be between ${lo} and ${hi}${unit ? ` ${unit}` : ''}.`;
   return null;
 }
 
 export const checkPort = (v: string, optional = false) => intIn(v, 1, 65535, '', optional);
 export const checkMtu = (v: string) => intIn(v, 1280, 9000, '', true);
-export const checkKeepalive = (v: string) => intIn(v, 0, 65535, ' of seconds', true);
+export const checkKeepalive = (v: string) => intIn(v, 0, 65535, 'seconds', true);
 
 /** "" → null, "51820" → 51820 (call after the matching check passed) */
 export function toInt(value: string): number | null {

@@ -42,7 +42,7 @@ function TransferCard({ networks, liveBytes }: { networks: Network[]; liveBytes:
     return { series: sumSeries(all.map((s) => s.series)), from, to };
   }, [ids, to]);
   return (
-    <Card title="Transfer, last 24 hours">
+    <Card title="Recorded transfer, last 24 hours">
       {stats.loading && !stats.data ? (
         <Loading rows={3} />
       ) : stats.error ? (
@@ -186,10 +186,10 @@ export default function Dashboard() {
                 </span>
                 <span className="stat-sub">handshake in the last 3 min</span>
               </div>
-              <div className="stat">
-                <span className="stat-label">Total transfer</span>
+              <div className="stat" data-testid="live-counters">
+                <span className="stat-label">Live counters</span>
                 <span className="stat-value">{formatBytes(cards.transfer)}</span>
-                <span className="stat-sub">since the interfaces came up</span>
+                <span className="stat-sub">received + sent by the current peers since their interface came up, not only in the last 24 hours</span>
               </div>
             </div>
           )}

@@ -10,7 +10,7 @@ import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../com
 import { api } from '../lib/api';
 import { copyText } from '../lib/clipboard';
 import { ApiError, describeError } from '../lib/errors';
-import { formatBytes, formatDateTime, formatRate, plural, relativeTime } from '../lib/format';
+import { expiryLabel, formatBytes, formatDateTime, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
 import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useReloadOnChange, useWatchNetworks } from '../lib/hooks';
 import { liveStore } from '../lib/liveStore';
@@ -123,7 +123,7 @@ function PeerDetails({ row, network, onClose, onConfig }: { row: PeerRow; networ
           </div>
           <div>
             <dt>Expires</dt>
-            <dd>{p.expires_at ? formatDateTime(p.expires_at) : 'never'}</dd>
+            <dd>{p.expires_at ? `${formatDateTime(p.expires_at)}${p.expires_at <= now ? ' (expired)' : ''}` : 'never'}</dd>
           </div>
         </dl>
         <button type="button" className="btn" onClick={onConfig}>
@@ -361,6 +361,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
                     {shown.map((r) => {
                       const p = r.peer;
                       const s = r.status;
+                      const exp = expiryLabel(p.expires_at, now);
                       return (
                         <tr key={p.id} data-peer={p.name} data-status={r.liveness} className={p.enabled ? '' : 'row-disabled'}>
                           <td className="cell-status" data-label="Status">
@@ -373,7 +374,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
                             </button>
                             {p.email && <div className="muted small">{p.email}</div>}
                             {p.role === 'site-gateway' && <Badge tone="info">site gateway</Badge>}
-                            {p.expires_at && p.expires_at < now + 7 * 86400 && <Badge tone="warn">expires {relativeTime(p.expires_at, now)}</Badge>}
+                            {exp && <Badge tone={exp.expired ? 'bad' : 'warn'}>{exp.text}</Badge>}
                           </td>
                           <td data-label="Address" className="mono">
                             {p.address}
