@@ -618,6 +618,52 @@ def test_words_a_new_user_reads(stage: Stage) -> None:
     page.context.close()
 
 
+# Runs before any page script: the theme <html> carries when <body> is parsed (before
+# the first paint), whatever sets it later.
+THEME_AT_BODY_JS = """
+new MutationObserver((_, observer) => {
+  if (document.body) {
+    window.__themeAtBody = document.documentElement.getAttribute('data-theme');
+    observer.disconnect();
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+LIGHT_BG, DARK_BG = "rgb(246, 247, 249)", "rgb(14, 17, 22)"
+
+
+def test_theme_toggle_system_light_dark(stage: Stage) -> None:
+    """Item 25: an in-app choice of system, light or dark, remembered in this browser
+    and applied before the first paint, with no CSP violation."""
+    page = signed_in(stage)
+    page.context.add_init_script(THEME_AT_BODY_JS)
+    html = page.locator("html")
+    background = "getComputedStyle(document.body).backgroundColor"
+    toggle = page.get_by_label("Theme")
+    page.emulate_media(color_scheme="light")
+    expect(toggle).to_have_value("system")
+    expect(html).to_have_attribute("data-theme", "light")
+    page.emulate_media(color_scheme="dark")  # "system" follows the system, live
+    expect(html).to_have_attribute("data-theme", "dark")
+    toggle.select_option("light")
+    expect(html).to_have_attribute("data-theme", "light")
+    assert page.evaluate(background) == LIGHT_BG
+    toggle.select_option("dark")
+    page.emulate_media(color_scheme="light")
+    expect(html).to_have_attribute("data-theme", "dark")
+    assert page.evaluate(background) == DARK_BG
+    assert page.evaluate("localStorage.getItem('wgpilot.theme')") == "dark"
+    shot(page, "dashboard-dark")
+    page.reload()
+    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    assert page.evaluate("window.__themeAtBody") == "dark"  # set before the body, so before any paint
+    expect(page.get_by_label("Theme")).to_have_value("dark")
+    page.get_by_label("Theme").select_option("system")
+    expect(html).to_have_attribute("data-theme", "light")
+    assert page.evaluate("localStorage.getItem('wgpilot.theme')") is None
+    no_js_errors(page)
+    page.context.close()
+
+
 @pytest.mark.parametrize(
     ("link", "heading"),
     [
