@@ -156,6 +156,13 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
 
     expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     both_sizes(page, "wizard-2-server")
+    # Back to step 1: the administrator exists now, so it is shown, not offered again.
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_role("heading", name="Administrator created")).to_be_visible()
+    expect(page.get_by_test_id("admin-done")).to_contain_text(f"“{ADMIN}”")
+    expect(page.get_by_label("Install token")).to_have_count(0)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     page.get_by_label("Public IP address").fill(SERVER_LAN)
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
@@ -178,6 +185,17 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     other.close()
 
     both_sizes(page, "wizard-3-network")
+    # What was typed survives going back a step and forward again.
+    page.get_by_label("Name").fill("typed before going back")
+    page.get_by_text("Advanced").click()
+    # The interface name the server would pick, as a placeholder (item 15).
+    expect(page.get_by_label("Interface (optional)")).to_have_attribute("placeholder", "wg0")
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
+    expect(page.get_by_label("Public IP address")).to_have_value(SERVER_LAN)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("typed before going back")
     page.get_by_label("Name").fill("home")
     page.get_by_label("Subnet (IPv4)").fill("10.8.0.0/24")
     page.get_by_label("Listen port (UDP)").fill("51820")
@@ -185,10 +203,27 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
 
     expect(page.get_by_role("heading", name="Your first peer")).to_be_visible()
     both_sizes(page, "wizard-4-peer")
+    page.get_by_label("Name").fill("phone typed")
+    # Back to step 3: the network exists, so it is shown (not created a second time).
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_test_id("network-done")).to_contain_text("home")
+    expect(page.get_by_test_id("network-done")).to_contain_text("wg0")
+    expect(page.get_by_role("button", name="Create network")).to_have_count(0)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Your first peer")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("phone typed")
     page.get_by_label("Name").fill("my-phone")
     page.get_by_role("button", name="Create peer").click()
 
     expect(page.get_by_role("heading", name="Ready to connect")).to_be_visible()
+    # Back from the end: the peer exists (and setup is complete); shown, not made again.
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_test_id("peer-done")).to_contain_text("my-phone")
+    expect(page.get_by_role("button", name="Create peer")).to_have_count(0)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Ready to connect")).to_be_visible()
+    networks = page.evaluate("async () => (await (await fetch('/api/networks')).json()).items")
+    assert [n["name"] for n in networks] == ["home"]  # going back created nothing twice
     qr = page.get_by_role("img", name=re.compile("QR code"))
     expect(qr).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
@@ -662,6 +697,49 @@ def test_theme_toggle_system_light_dark(stage: Stage) -> None:
     assert page.evaluate("localStorage.getItem('wgpilot.theme')") is None
     no_js_errors(page)
     page.context.close()
+
+
+def test_interface_name_under_advanced(stage: Stage) -> None:
+    """Item 15 (UI): the interface name can be set when creating a network; the field
+    shows the server's pick as a placeholder, checks like the server, and shows the
+    server's own field error (a WireGuard interface on the host that is not wgpilot's)."""
+    stage.server.run("wireguard-go", "wgforeign")
+    try:
+        page = signed_in(stage)
+        wait_for(
+            lambda: "wgforeign" in api(page, "GET", "/api/status")["foreign_interfaces"],
+            20,
+            what="the monitor to see the foreign interface",
+        )
+        page.get_by_role("link", name="Networks").first.click()
+        page.get_by_role("button", name="New network").click()
+        dialog = page.get_by_role("dialog", name="New network")
+        dialog.get_by_label("Name").fill("lab")
+        dialog.get_by_label("Subnet (IPv4)").fill("10.60.0.0/24")
+        dialog.get_by_label("Listen port (UDP)").fill("51830")
+        dialog.get_by_text("Advanced").click()
+        iface = dialog.get_by_label("Interface (optional)")
+        expect(iface).to_have_attribute("placeholder", "wg2")  # home has wg0, office wg1
+        iface.fill("wg lab!")
+        dialog.get_by_role("button", name="Create network").click()
+        expect(field_error(dialog, "interface")).to_contain_text("letters, digits and _ = + . -")
+        iface.fill("wg0")
+        dialog.get_by_role("button", name="Create network").click()
+        expect(field_error(dialog, "interface")).to_have_text("Network “home” uses wg0.")
+        iface.fill("wgforeign")  # only the server knows this one is taken
+        dialog.get_by_role("button", name="Create network").click()
+        expect(field_error(dialog, "interface")).to_contain_text("wgforeign")
+        expect(iface).to_have_attribute("aria-invalid", "true")
+        shot(page, "network-form-interface-error")
+        iface.fill("wg-lab")
+        dialog.get_by_role("button", name="Create network").click()
+        expect(page.get_by_role("heading", name="lab", level=1)).to_be_visible()
+        expect(page.locator(".page-subtitle")).to_contain_text("wg-lab")
+        api(page, "DELETE", f"/api/networks/{network_id(page, 'lab')}", status=204)
+        no_js_errors(page)
+        page.context.close()
+    finally:
+        stage.server.run("ip", "link", "del", "wgforeign", check=False)
 
 
 @pytest.mark.parametrize(

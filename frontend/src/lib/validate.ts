@@ -22,6 +22,17 @@ export function checkName(value: string): string | null {
   return null;
 }
 
+// A Linux interface name as wgpilot/domain/validate.py interface_name takes it.
+export const MAX_INTERFACE = 15;
+const INTERFACE_RE = /^[A-Za-z0-9_=+.-]+$/;
+
+export function checkInterface(value: string): string | null {
+  if (!value) return 'Required.';
+  if (value.length > MAX_INTERFACE) return `At most ${MAX_INTERFACE} characters.`;
+  if (!INTERFACE_RE.test(value) || value === '.' || value === '..') return 'May contain letters, digits and _ = + . - only.';
+  return null;
+}
+
 // ---- addresses ---------------------------------------------------------------
 
 /** Dotted quad → 32-bit number, or null. Leading zeros are rejected (as Python does). */
