@@ -61,7 +61,7 @@ async def test_create_list_update_delete_with_audit(ctx: Context) -> None:
         "changes": {
             "notify": {"from": "email", "to": "webhook"},
             "target": {"from": "ops@example.org", "to": "http://10.0.0.5:8080/alert"},
-        }
+        },
     }
     assert changes == ["alerts"] * 5
 
