@@ -76,7 +76,7 @@ def write(dest: Path, manifest: dict[str, Any], database: Path, key: bytes) -> N
     }
     blob = json.dumps(manifest, indent=2).encode()
     now = int(time.time())
-    with _create(dest) as out, tarfile.open(fileobj=out, mode="w") as tar:
+    with _create(dest) as out, _writing(dest), tarfile.open(fileobj=out, mode="w") as tar:
         tar.addfile(_info("manifest.json", len(blob), now), io.BytesIO(blob))
         with database.open("rb") as fh:
             tar.addfile(_info("data.db", database.stat().st_size, now), fh)
