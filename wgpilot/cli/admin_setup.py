@@ -193,11 +193,10 @@ def restore(settings: Settings, file: str, yes: bool) -> None:
             fail("refusing to replace the database without confirmation: pass --yes", EXIT_INPUT)
         if not click.confirm(f"Replace the current database with {file}?"):
             fail("aborted", EXIT_INPUT)
-    blob = Path(file).read_bytes()
 
     async def body() -> dict[str, Any]:
         async with backend(settings) as b:
-            return await b.restore(blob)
+            return await b.restore(Path(file))
 
     try:
         result = run(body)

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 from wgpilot import config as config_mod
 from wgpilot.domain.models import Actor
 from wgpilot.runtime import open_context
+from wgpilot.services import backup, views
 from wgpilot.services import status as status_mod
-from wgpilot.services import views
 from wgpilot.services.auth import AuthService
 from wgpilot.services.backup import BackupService
 from wgpilot.services.context import Context
@@ -42,7 +42,7 @@ class Backend(Protocol):
         self, interfaces: list[str], files: list[str]
     ) -> tuple[list[dict[str, Any]], list[str]]: ...
     async def backup(self) -> tuple[str, bytes]: ...
-    async def restore(self, blob: bytes) -> dict[str, Any]: ...
+    async def restore(self, archive: Path) -> dict[str, Any]: ...
 
 
 class DirectBackend:
@@ -116,8 +116,8 @@ class DirectBackend:
         archive = await BackupService(self.ctx, self.settings).create(self.actor)
         return archive.filename, archive.data
 
-    async def restore(self, blob: bytes) -> dict[str, Any]:
-        return await BackupService(self.ctx, self.settings).restore(self.actor, blob)
+    async def restore(self, archive: Path) -> dict[str, Any]:
+        return await BackupService(self.ctx, self.settings).restore(self.actor, backup.read_file(archive))
 
 
 @asynccontextmanager

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import io
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -67,9 +69,12 @@ class ApiBackend:
     def _call(self, method: str, url: str, body: Any = None) -> tuple[int, bytes, str]:
         conn = _UnixConnection(self.path)
         try:
-            if isinstance(body, bytes):
-                payload: bytes | None = body
-                headers = {"Content-Type": "application/octet-stream"}
+            if isinstance(body, io.BufferedReader):
+                payload: bytes | io.BufferedReader | None = body
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(os.fstat(body.fileno()).st_size),
+                }
             else:
                 payload = None if body is None else json.dumps(body).encode()
                 headers = {"Content-Type": "application/json"} if payload is not None else {}
@@ -198,8 +203,13 @@ class ApiBackend:
             raise _error(status, json.loads(data) if data else {})
         return time.strftime("wgpilot-backup-%Y%m%d-%H%M%S.tar", time.gmtime()), data
 
-    async def restore(self, blob: bytes) -> dict[str, Any]:
-        return dict(await self.request("POST", "/api/system/restore", blob))
+    async def restore(self, archive: Path) -> dict[str, Any]:
+        try:
+            fh = archive.open("rb")
+        except OSError as exc:
+            raise ValidationError.field("file", f"cannot read {archive}: {exc.strerror}") from exc
+        with fh:  # streamed: http.client sends an open file in blocks
+            return dict(await self.request("POST", "/api/system/restore", fh))
 
 
 def control_socket(settings: config_mod.Settings) -> Path:

@@ -101,7 +101,8 @@ async def backup(req: ApiRequest) -> Response:
 
 
 async def restore(req: ApiRequest) -> dict[str, Any]:
-    return await req.state.backup.restore(req.actor, req.raw)
+    # Streamed: the service writes the archive to disk as it arrives.
+    return await req.state.backup.restore(req.actor, req.request.stream())
 
 
 async def audit_log(req: ApiRequest) -> dict[str, Any]:
