@@ -1,6 +1,6 @@
 """Fixtures for the packaging tests: releases built by release.py with a throw-away key,
-served over HTTP on 127.0.0.1, and a supervisor that keeps an installed server running
-the way systemd's Restart= would."""
+served over HTTP on 127.0.0.1, and a supervisor that restarts an installed server the
+way the unit's Restart=on-failure does."""
 
 from __future__ import annotations
 
@@ -139,12 +139,15 @@ def served(releases: Releases) -> Iterator[str]:
 
 
 class Supervisor:
-    """Runs ``argv`` and starts it again whenever it exits (systemd's Restart=always)."""
+    """Runs ``argv`` and starts it again when it fails — exits with a code other than 0
+    or is killed by a signal — as the unit's Restart=on-failure does (75 is such a code); a
+    clean exit ends it, like ``systemctl stop``. Keeps every exit code."""
 
     def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.argv, self.log, self.env = argv, log, env
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.exits: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -157,8 +160,12 @@ class Supervisor:
                 )
                 while self.proc.poll() is None and not self._stop.is_set():
                     time.sleep(0.05)
-                if not self._stop.is_set():
-                    time.sleep(0.3)  # RestartSec
+                if self._stop.is_set():
+                    break
+                self.exits.append(self.proc.returncode)
+                if self.proc.returncode == 0:
+                    break
+                time.sleep(0.3)  # RestartSec
 
     def start(self) -> Supervisor:
         self._thread.start()

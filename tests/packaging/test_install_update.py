@@ -25,7 +25,7 @@ from tests.packaging.conftest import ROOT, Releases, Supervisor, free_port, heal
 sys.path.insert(0, str(ROOT))
 import release
 from wgpilot.cli.main import cli
-from wgpilot.update import keys
+from wgpilot.update import keys, restart
 from wgpilot.update.manifest import Asset, Manifest, asset_name, host_arch
 
 pytestmark = [
@@ -181,8 +181,10 @@ def test_install_update_tamper_rollback_kill(
     took = time.monotonic() - started
     assert out.returncode == 0, out.stdout + out.stderr
     print(f"wgpilot update 1.0.0 → 1.0.1 (download, swap, restart, healthy): {took:.2f}s")
-    assert "updated 1.0.0 → 1.0.1" in out.stdout
+    assert "updated 1.0.0 → 1.0.1" in out.stdout and "restarting (signal)" in out.stderr
     assert wait_health(port, "1.0.1", timeout=5)["version"] == "1.0.1"
+    # 1.0.0 was asked to exit with the restart code, and restarted for that (not a clean stop)
+    assert sup.exits == [restart.EXIT_RESTART], sup.exits
     assert inst.version() == "1.0.1" and inst.highest() == "1.0.1"
     assert sha256(inst.bin) == sha256(releases.binary("1.0.1"))
     assert sha256(inst.bin.with_name("wgpilot.prev")) == sha256(releases.binary("1.0.0"))
@@ -235,6 +237,8 @@ def test_install_update_tamper_rollback_kill(
     took = time.monotonic() - started
     assert out.returncode != 0 and "rolled back, 1.0.1 running again" in out.stderr, out.stdout + out.stderr
     print(f"1.0.3 crashing at start: rolled back in {took:.1f}s ({sup.starts - starts} starts)")
+    # 1.0.1 exited with the restart code, 1.0.3 crashed (exit 1) until the rollback
+    assert sup.exits[1] == restart.EXIT_RESTART and 1 in sup.exits[2:], sup.exits
     assert sha256(inst.bin) == good and wait_health(port, "1.0.1", timeout=10)
     assert inst.highest() == "1.0.1"
 
@@ -358,6 +362,28 @@ def test_unit_verifies() -> None:
         if line.strip() and "/usr/local/bin/wgpilot" not in line
     ]
     assert problems == [], problems
+
+
+def _unit_settings() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in (ROOT / "packaging/wgpilot.service").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            values[key.strip()] = value.strip()
+    return values
+
+
+def test_unit_restarts_on_the_updaters_exit_code() -> None:
+    """The updater's restart is the server exiting with 75: the unit must start it again and
+    not call it a failure, and must still be retrying a release that crashes at start when
+    the updater rolls back (it cannot start a unit that gave up)."""
+    unit = _unit_settings()
+    assert unit["Restart"] == "on-failure"
+    assert str(restart.EXIT_RESTART) in unit["RestartForceExitStatus"].split()
+    assert str(restart.EXIT_RESTART) in unit["SuccessExitStatus"].split()
+    starts_until_rollback = restart.HEALTH_TIMEOUT / float(unit["RestartSec"]) + 2
+    assert int(unit["StartLimitBurst"]) > starts_until_rollback
+    assert float(unit["StartLimitIntervalSec"]) >= restart.HEALTH_TIMEOUT
 
 
 def test_default_config_matches_the_code() -> None:

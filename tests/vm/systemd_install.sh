@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs as root inside the systemd guest (tests/vm/test_systemd.py, tests/vm/systemd.py):
 # install.sh from the host's release server, the hardened unit, the setup API creating a
-# kernel WireGuard interface, `systemctl restart`, `wgpilot update` and its rollback.
+# kernel WireGuard interface, `systemctl restart`, `wgpilot update` (the server exits with
+# 75 and the unit restarts it) and its rollback.
 # Environment: BASE = release root as the guest sees it (http://10.0.2.2:PORT).
 set -euo pipefail
 
@@ -121,13 +122,21 @@ ok "restarted (main pid $before -> $after): still active, wgsd0 and its peer int
 
 step "wgpilot update 1.0.0 -> 1.0.1 under systemd"
 before="$(main_pid)"
+restarts="$(systemctl show -p NRestarts --value "$UNIT")"
 out="$(WGPILOT_UPDATE_URL="$BASE/1.0.1/manifest.json" wgpilot update 2>&1)" || fail "wgpilot update failed: $out"
 echo "$out"
 grep -q 'updated 1.0.0 → 1.0.1' <<<"$out" || fail "update did not report 1.0.0 -> 1.0.1"
+grep -q 'restarting (signal)' <<<"$out" || fail "the updater did not ask the server to restart"
 wait_healthy 1.0.1
 [[ "$(wgpilot version | cut -d' ' -f2)" == 1.0.1 ]] || fail "the installed binary is not 1.0.1"
 [[ -x /usr/local/bin/wgpilot.prev ]] || fail "no wgpilot.prev kept"
 [[ "$(state)" == active/running && "$(main_pid)" != "$before" ]] || fail "after update: $(state)"
+# systemd restarted it on exit code 75 (RestartForceExitStatus) and did not count a failure
+# (SuccessExitStatus): no systemctl involved
+[[ "$(systemctl show -p NRestarts --value "$UNIT")" -gt "$restarts" ]] || fail "the unit did not restart it itself"
+[[ "$(systemctl show -p Result --value "$UNIT")" == success ]] || fail "result after update: $(systemctl show -p Result --value "$UNIT")"
+journalctl -u "$UNIT" --no-pager -o cat | grep -q 'restart requested' || fail "1.0.0 did not log the restart request"
+ok "1.0.0 exited with 75 on the updater's request; systemd started 1.0.1 (NRestarts $restarts -> $(systemctl show -p NRestarts --value "$UNIT"))"
 kernel_interface wgsd0 51881 "$LAPTOP"
 # The service (user wgpilot) can still write its database after root ran the updater.
 expect 201 POST /api/networks/1/peers '{"name": "phone"}'

@@ -53,6 +53,7 @@ def test_install_update_rollback_under_systemd(vm: Vm, releases: Releases, serve
         "ok: wgsd0 is kernel WireGuard on 51881",
         "ok: restarted",
         "updated 1.0.0 → 1.0.1",
+        "ok: 1.0.0 exited with 75 on the updater's request",
         "rolled back, 1.0.1 running again",
         "== all checks passed",
     ):

@@ -118,7 +118,7 @@ class Updater:
         explicit: bool,
         target: Path,
         restarter: restart_mod.Restarter,
-        health_timeout: float = 60.0,
+        health_timeout: float = restart_mod.HEALTH_TIMEOUT,
     ) -> str:
         """Install ``plan``; returns a one-line summary or raises UpdateError."""
         m = plan.manifest
@@ -149,15 +149,22 @@ class Updater:
             return f"installed {m.version}; restart wgpilot to run it"
         targets = restart_mod.health_targets(self.settings["listen"])
         self.say(f"restarting ({restarter.name}) and waiting up to {health_timeout:.0f}s for /health")
-        restarter.restart()
+        await asyncio.to_thread(restarter.restart)
         if await asyncio.to_thread(self.wait_healthy, targets, m.version, health_timeout):
             await self._record(m.version)
             return f"updated {plan.current} → {m.version}"
         self.say(f"{m.version} did not report healthy; restoring {plan.current}")
         swap.rollback(target)
-        restarter.restart()
+        # A new server that is up but unhealthy is asked to exit; one that crashed is
+        # started again by its supervisor, now from the restored file.
+        await asyncio.to_thread(restarter.restart)
         back = await asyncio.to_thread(self.wait_healthy, targets, plan.current, health_timeout)
-        state = "running again" if back else "restored but NOT healthy either — check the logs"
+        state = (
+            "running again"
+            if back
+            else "restored but NOT healthy either — is its supervisor still restarting it? "
+            "(systemd: systemctl reset-failed wgpilot; systemctl start wgpilot), check the logs"
+        )
         raise UpdateError(
             f"{m.version} did not become healthy within {health_timeout:.0f}s; rolled back, {plan.current} {state}"
         )

@@ -152,18 +152,9 @@ async def test_checker_for_the_api(tmp_path: Path) -> None:
         assert checker.last()["latest"] == "1.0.1" and "HTTP 404" in str(checker.error)
 
 
-def test_restart_choice_without_systemd(tmp_path: Path) -> None:
-    import json
-
+def test_health_targets() -> None:
     from wgpilot.update import restart
 
-    pid_file = tmp_path / "wgpilot.pid"
-    if restart.systemd_manages():
-        pytest.skip("systemd manages wgpilot here")
-    assert restart.choose("auto", pid_file).name == "none"  # nothing running: only swap
-    pid_file.write_text(json.dumps({"pid": os.getpid()}))
-    assert restart.choose("auto", pid_file).name == "signal"
-    assert restart.choose("systemd", pid_file).name == "systemd"
     assert restart.health_targets("") == [("127.0.0.1", 443), ("127.0.0.1", 8443)]
     assert restart.health_targets("[::]:9443") == [("127.0.0.1", 9443)]
     assert restart.health_targets("10.0.0.1:443") == [("10.0.0.1", 443)]
