@@ -18,7 +18,12 @@ from wgpilot.update.updater import Updater, check_writable, running_binary
 @click.command()
 @common
 @click.option("--check", "check_only", is_flag=True, help="only say whether an update is available")
-@click.option("--version", "version", metavar="V", help="install exactly this version (also older ones)")
+@click.option(
+    "--version",
+    "version",
+    metavar="V",
+    help="install exactly this version, also an older one (<release_url>/download/vV/)",
+)
 @click.option(
     "--restart",
     type=click.Choice(["auto", "signal", "none"]),
@@ -37,7 +42,7 @@ from wgpilot.update.updater import Updater, check_writable, running_binary
 def update(
     settings: Settings, check_only: bool, version: str | None, restart: str, health_timeout: float
 ) -> None:
-    """Verified self-update from the signed release manifest (update.url), with rollback."""
+    """Verified self-update from the signed release manifest, with rollback."""
 
     async def body() -> int:
         async with open_store(settings) as store:
