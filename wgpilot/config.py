@@ -43,6 +43,16 @@ def _listen(v: Any) -> str | None:
     return None
 
 
+def _http_url(v: Any) -> str | None:
+    if v == "" or str(v).startswith(("https://", "http://")):
+        return None
+    return "must be an http(s):// URL, or empty"
+
+
+def _not_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must be 0 or greater"
+
+
 def _bcrypt_cost(v: Any) -> str | None:
     return None if 4 <= v <= 16 else "must be between 4 and 16 (12 recommended)"
 
@@ -138,8 +148,33 @@ OPTIONS: tuple[Option, ...] = (
         _positive,
     ),
     Option("metrics.token", str, "", "bearer token required by /metrics; empty = open"),
-    Option("update.url", str, "", "release manifest URL for wgpilot update"),
-    Option("update.public_key", str, "", "extra Ed25519 public key (base64) trusted for updates"),
+    Option(
+        "update.release_url",
+        str,
+        "",
+        "where releases are (…/latest/download/, …/download/v<version>/); empty = the one this build was made with",
+        _http_url,
+    ),
+    Option(
+        "update.url",
+        str,
+        "",
+        "manifest of the latest release, when not <release_url>/latest/download/manifest.json ({channel} is replaced)",
+        _http_url,
+    ),
+    Option(
+        "update.public_key",
+        str,
+        "",
+        "more Ed25519 public keys (base64) trusted for updates besides the built-in one (key rotation, mirrors)",
+    ),
+    Option(
+        "update.check_interval",
+        int,
+        86400,
+        "seconds between the server's checks for a new release; 0 = never (wgpilot update still works)",
+        _not_negative,
+    ),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 

@@ -17,7 +17,7 @@ from wgpilot.runtime import open_context, settle_heap
 from wgpilot.services import setup_state
 from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
 from wgpilot.update.store import DbVersionStore
-from wgpilot.update.updater import UpdateChecker, Updater
+from wgpilot.update.updater import UpdateChecker, Updater, has_source
 from wgpilot.web.app import create_app
 from wgpilot.web.server import WebServer
 from wgpilot.web.state import WebState
@@ -50,9 +50,12 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
                 raise RuntimeFailure(str(exc), code="TLS_FAILED") from exc
             state.tls = tls
             state.on_change = daemon.request_reconcile
-            if settings["update.url"]:
-                state.updates = UpdateChecker(Updater(settings, DbVersionStore(ctx.db, ctx.settings)))
-                daemon.add_task("update-check", state.updates.run)
+            if has_source(settings):
+                state.updates = UpdateChecker(
+                    Updater(settings, DbVersionStore(ctx.db, ctx.settings)), settings["update.check_interval"]
+                )
+                if settings["update.check_interval"]:
+                    daemon.add_task("update-check", state.updates.run)
             # A new hostname or public IP belongs in the self-signed certificate now,
             # not at the next hourly check.
             ctx.on_identity_change(tls.refresh)

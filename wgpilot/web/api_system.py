@@ -85,7 +85,10 @@ async def system_info(req: ApiRequest) -> dict[str, Any]:
 
 async def update_check(req: ApiRequest) -> dict[str, Any]:
     if req.state.updates is None:
-        raise ConflictError("no update source is configured (update.url)", code="UPDATE_NOT_CONFIGURED")
+        raise ConflictError(
+            "no update source: this build names no release URL and update.release_url is empty",
+            code="UPDATE_NOT_CONFIGURED",
+        )
     return dict(await req.state.updates.check())
 
 
