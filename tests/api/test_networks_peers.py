@@ -60,6 +60,18 @@ async def test_network_errors_name_fields(client) -> None:
     assert (await client.get("/api/networks")).json()["total"] == 1
 
 
+async def test_an_interface_name_held_elsewhere_is_a_409_naming_interface(client, ctx) -> None:
+    ctx.driver.add_foreign_socket("wgheld0")
+    r = await client.post(
+        "/api/networks", json={"name": "x", "subnet": "10.9.0.0/24", "interface": "wgheld0"}
+    )
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "INTERFACE_IN_USE" and [f["field"] for f in err["fields"]] == ["interface"]
+    assert "outside this network namespace" in err["fields"][0]["message"]
+    assert (await client.get("/api/networks")).json()["total"] == 1
+
+
 async def test_bodies_without_content_length_are_read_whole_and_limited(client) -> None:
     # Chunked: no Content-Length, so the body arrives in pieces and the limit is
     # counted as it comes.

@@ -109,10 +109,25 @@ class NetworkService:
     async def _free_interface(self, conn: Conn) -> str:
         used = {n.interface for n in await self.ctx.networks.all(conn)}
         used |= {link.name for link in await self.ctx.driver.links()}
+        used |= await self.ctx.driver.held_names()
         i = 0
         while f"wg{i}" in used:
             i += 1
         return f"wg{i}"
+
+    async def _interface_taken(self, conn: Conn, iface: str) -> str | None:
+        """Why ``iface`` cannot be this network's interface, or None when it is free."""
+        other = await self.ctx.networks.get_by_interface(conn, iface)
+        if other is not None:
+            return f"{iface} is already used by network {other.name!r}"
+        if any(link.name == iface for link in await self.ctx.driver.links()):
+            return f"{iface} already exists on this host and is not managed by wgpilot"
+        if iface in await self.ctx.driver.held_names():
+            return (
+                f"{iface} is in use by a WireGuard process outside this network namespace "
+                "(not managed by wgpilot); choose another name"
+            )
+        return None
 
     # -- create ----------------------------------------------------------------------
     async def create(
@@ -165,15 +180,14 @@ class NetworkService:
         async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
             if await self.ctx.networks.get_by_name(tx, name_v):
                 f.add("name", f"a network named {name_v!r} already exists")
-            if iface_v is not None:
-                if await self.ctx.networks.get_by_interface(tx, iface_v):
-                    f.add("interface", f"{iface_v} is already used by another network")
-                elif any(link.name == iface_v for link in await self.ctx.driver.links()):
-                    f.add("interface", f"{iface_v} already exists on this host and is not wgpilot's")
+            taken = await self._interface_taken(tx, iface_v) if iface_v is not None else None
             await self._check_subnets(tx, f, subnet_v, subnet6_v, None)
             if port_v is not None:
                 await self._check_port(tx, f, port_v, None)
             f.raise_if_any()
+            if taken is not None:
+                # A name someone else holds is a clash with the host's state, not bad input.
+                raise ConflictError.field("interface", taken, code="INTERFACE_IN_USE")
             if port_v is None:
                 port_v = await self._free_port(tx)
             iface = iface_v or await self._free_interface(tx)
