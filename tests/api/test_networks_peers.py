@@ -60,6 +60,17 @@ async def test_network_errors_name_fields(client) -> None:
     assert (await client.get("/api/networks")).json()["total"] == 1
 
 
+async def test_a_network_created_without_dns_takes_the_default(client) -> None:
+    r = await client.put("/api/settings", json={"default_dns": ["9.9.9.9"]})
+    assert r.status_code == 200, r.text
+    base = {"subnet": "10.9.0.0/24"}
+    r = await client.post("/api/networks", json={"name": "dflt", **base})
+    assert r.status_code == 201 and r.json()["dns_servers"] == ["9.9.9.9"], r.text
+    await client.delete(f"/api/networks/{r.json()['id']}")
+    r = await client.post("/api/networks", json={"name": "nodns", **base, "dns_servers": []})
+    assert r.status_code == 201 and r.json()["dns_servers"] == [], r.text
+
+
 async def test_an_interface_name_held_elsewhere_is_a_409_naming_interface(client, ctx) -> None:
     ctx.driver.add_foreign_socket("wgheld0")
     r = await client.post(

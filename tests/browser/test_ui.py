@@ -134,6 +134,7 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     both_sizes(page, "wizard-2-server")
     page.get_by_label("Public IP address").fill(SERVER_LAN)
+    page.get_by_label("DNS servers for peers").fill("9.9.9.9, 149.112.112.112")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
     expect(page.get_by_role("button", name="Create new")).to_have_attribute("aria-pressed", "true")
@@ -155,6 +156,8 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     other.close()
 
     both_sizes(page, "wizard-3-network")
+    # Step 2's DNS servers are the new network's (issue 16 item 16): shown, then sent.
+    expect(page.get_by_label("DNS servers for peers")).to_have_value("9.9.9.9, 149.112.112.112")
     page.get_by_label("Name").fill("home")
     page.get_by_label("Subnet (IPv4)").fill("10.8.0.0/24")
     page.get_by_label("Listen port (UDP)").fill("51820")
@@ -172,6 +175,7 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     page.get_by_text("Show configuration text").click()
     config = page.get_by_test_id("config-text").inner_text()
     assert "[Interface]" in config and f"Endpoint = {SERVER_LAN}:51820" in config
+    assert "DNS = 9.9.9.9, 149.112.112.112\n" in config
     name, text = download(page, page.get_by_test_id("download-config"))
     assert name.endswith(".conf") and text.strip() == config.strip()
     page.get_by_role("button", name="Copy to clipboard").click()

@@ -129,6 +129,12 @@ class NetworkService:
             )
         return None
 
+    async def default_dns(self, conn: Conn) -> tuple[str, ...]:
+        """The ``default_dns`` setting (wizard step 2, Settings page): what a network gets
+        when its creator names no DNS servers. An explicit empty list means none."""
+        stored = await self.ctx.settings.get(conn, "default_dns")
+        return validate.dns_list(json.loads(stored), "default_dns") if stored else ()
+
     # -- create ----------------------------------------------------------------------
     async def create(
         self,
@@ -155,7 +161,7 @@ class NetworkService:
             f.check(validate.subnet6, subnet6, subnet_v, "subnet6") if subnet6 not in (None, "") else None
         )
         port_v = f.check(validate.port, listen_port, "listen_port") if listen_port is not None else None
-        dns_v = f.check(validate.dns_list, dns_servers, "dns_servers") if dns_servers is not None else ()
+        dns_v = f.check(validate.dns_list, dns_servers, "dns_servers") if dns_servers is not None else None
         mtu_v = f.check(validate.mtu, mtu, "mtu")
         nat_v = f.check(validate.boolean, nat_enabled, "nat_enabled") if nat_enabled is not None else None
         ipr_v = (
@@ -190,6 +196,8 @@ class NetworkService:
                 raise ConflictError.field("interface", taken, code="INTERFACE_IN_USE")
             if port_v is None:
                 port_v = await self._free_port(tx)
+            if dns_v is None:
+                dns_v = await self.default_dns(tx)
             iface = iface_v or await self._free_interface(tx)
             try:
                 net_id = await self.ctx.networks.insert(
@@ -202,7 +210,7 @@ class NetworkService:
                     listen_port=port_v,
                     private_key=priv,
                     public_key=keys.public_key(priv),
-                    dns_servers=dns_v or (),
+                    dns_servers=dns_v,
                     mtu=mtu_v,
                     nat_enabled=nat_v,
                     inter_peer_routing=ipr_v,

@@ -114,6 +114,25 @@ def test_happy_path_and_json(data: Path) -> None:
     assert "NONE" in human and "kernel layer disabled" in human
 
 
+def test_network_create_takes_the_default_dns_unless_told(data: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(data / "data.db") as conn:  # as wizard step 2 or the Settings page stores it
+        conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('default_dns', '[\"9.9.9.9\"]')")
+    made = {}
+    for name, subnet, extra in (
+        ("dflt", "10.9.0.0/24", []),
+        ("own", "10.10.0.0/24", ["--dns", "1.1.1.1, 1.0.0.1"]),
+        ("none", "10.11.0.0/24", ["--dns", ""]),
+    ):
+        r = cli(data, "network", "create", "--name", name, "--subnet", subnet, *extra, "--json")
+        assert r.returncode == 0, r.stderr
+        made[name] = json.loads(r.stdout)["dns_servers"]
+    assert made == {"dflt": ["9.9.9.9"], "own": ["1.1.1.1", "1.0.0.1"], "none": []}
+    assert cli(data, "peer", "add", "--network", "dflt", "--name", "p").returncode == 0
+    assert "DNS = 9.9.9.9\n" in cli(data, "peer", "config", "--network", "dflt", "p").stdout
+
+
 def test_config_check_names_key_and_value(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[log]\nlevel = "loud"\n')

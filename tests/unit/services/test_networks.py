@@ -194,3 +194,14 @@ async def test_an_interface_name_of_another_network_is_a_conflict(ctx: Context) 
     with pytest.raises(ConflictError, match="already used by network 'office'") as err:
         await make(ctx, name="second", subnet="10.9.0.0/24", listen_port=51821, interface="wg0")
     assert [f.field for f in err.value.fields] == ["interface"]
+
+
+async def test_the_default_dns_applies_when_the_caller_names_none(ctx: Context) -> None:
+    async with ctx.db.transaction() as tx:
+        await ctx.settings.set(tx, "default_dns", '["9.9.9.9", "corp.example"]')
+    given = await make(ctx, dns_servers=["1.1.1.1"])
+    default = await make(ctx, name="b", subnet="10.9.0.0/24", listen_port=51821)
+    none = await make(ctx, name="c", subnet="10.10.0.0/24", listen_port=51822, dns_servers=[])
+    assert given.dns_servers == ("1.1.1.1",)
+    assert default.dns_servers == ("9.9.9.9", "corp.example")
+    assert none.dns_servers == ()  # an explicit empty list means no DNS line
