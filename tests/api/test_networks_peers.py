@@ -71,6 +71,18 @@ async def test_a_network_created_without_dns_takes_the_default(client) -> None:
     assert r.status_code == 201 and r.json()["dns_servers"] == [], r.text
 
 
+async def test_a_new_peer_gets_a_preshared_key_unless_asked_not_to(client) -> None:
+    r = await client.post("/api/networks/1/peers", json={"name": "dflt"})
+    assert r.status_code == 201 and r.json()["preshared_key"] is True, r.text
+    r = await client.post("/api/networks/1/peers", json={"name": "nopsk", "preshared_key": False})
+    assert r.status_code == 201 and r.json()["preshared_key"] is False, r.text
+    # The default is published where the UI and other clients can read it; updates have none.
+    schemas = (await client.get("/api/openapi.json")).json()["components"]["schemas"]
+    assert schemas["PeerCreate"]["properties"]["preshared_key"]["default"] is True
+    assert schemas["SetupPeer"]["properties"]["preshared_key"]["default"] is True
+    assert "default" not in schemas["PeerUpdate"]["properties"]["preshared_key"]
+
+
 async def test_an_interface_name_held_elsewhere_is_a_409_naming_interface(client, ctx) -> None:
     ctx.driver.add_foreign_socket("wgheld0")
     r = await client.post(

@@ -249,6 +249,13 @@ def test_keyboard_modals_and_expired_session(stage: Stage) -> None:
     page.context.close()
 
 
+# What the API takes when a new peer's preshared_key is left out (its OpenAPI "default").
+PEER_PSK_DEFAULT = """async () => {
+  const doc = await (await fetch('/api/openapi.json')).json();
+  return doc.components.schemas.PeerCreate.properties.preshared_key.default ?? null;
+}"""
+
+
 def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
     page = signed_in(stage)
     page.get_by_role("link", name="Networks").first.click()
@@ -284,11 +291,16 @@ def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
 
     page.get_by_role("button", name="Add the first peer").click()
     page.get_by_role("dialog").get_by_label("Name").fill("laptop")
+    # One default for the preshared key (issue 16 item 22): the form starts where the API does.
+    psk_default = page.evaluate(PEER_PSK_DEFAULT)
+    assert psk_default is True, psk_default
+    expect(page.get_by_role("dialog").get_by_label(re.compile("Add a preshared key"))).to_be_checked()
     page.get_by_role("dialog").get_by_role("button", name="Add peer").click()
     config_dialog = page.get_by_role("dialog", name="Configuration of laptop")
     expect(config_dialog.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
     _, conf = download(page, config_dialog.get_by_test_id("download-config"))
     assert "Endpoint = 192.0.2.1:51821" in conf and "DNS =" not in conf
+    assert "PresharedKey = " in conf
     page.keyboard.press("Escape")  # Esc closes the modal
     expect(page.get_by_role("dialog")).to_have_count(0)
 

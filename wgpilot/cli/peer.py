@@ -13,6 +13,7 @@ from wgpilot.cli.options import common, driver_option
 from wgpilot.cli.output import EXIT_INPUT, fail, print_json, run, table
 from wgpilot.config import Settings
 from wgpilot.domain import render
+from wgpilot.domain.models import DEFAULT_PRESHARED_KEY
 
 network_option = click.option(
     "--network", "network_ref", required=True, metavar="NAME|ID", help="the peer's network"
@@ -93,7 +94,11 @@ def parse_expiry(value: str) -> int:
     "--keepalive", "persistent_keepalive", type=int, help="PersistentKeepalive seconds (0 = off; default 25)"
 )
 @click.option("--public-key", help="use this public key (the device keeps its private key)")
-@click.option("--preshared-key/--no-preshared-key", default=False, help="generate a preshared key")
+@click.option(
+    "--preshared-key/--no-preshared-key",
+    default=None,
+    help=f"generate a preshared key (default: {'yes' if DEFAULT_PRESHARED_KEY else 'no'}, as in the web UI)",
+)
 @click.option("--endpoint", help="host:port of a peer the server can reach by itself")
 @click.option("--expires", help="unix time, ISO date, or duration (30d, 12h)")
 @click.option("--json", "as_json", is_flag=True)

@@ -114,6 +114,15 @@ def test_happy_path_and_json(data: Path) -> None:
     assert "NONE" in human and "kernel layer disabled" in human
 
 
+def test_peer_add_makes_a_preshared_key_unless_told_not_to(data: Path) -> None:
+    made = {}
+    for name, extra in (("dflt", []), ("yes", ["--preshared-key"]), ("no", ["--no-preshared-key"])):
+        r = cli(data, "peer", "add", "--network", "office", "--name", name, *extra, "--json")
+        assert r.returncode == 0, r.stderr
+        made[name] = json.loads(r.stdout)["preshared_key"]
+    assert made == {"dflt": True, "yes": True, "no": False}
+
+
 def test_network_create_takes_the_default_dns_unless_told(data: Path) -> None:
     import sqlite3
 
