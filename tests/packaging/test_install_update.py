@@ -151,6 +151,7 @@ def installed(tmp_path: Path, releases: Releases, served: str) -> Iterator[tuple
         f'url = "{served}/1.0.1/manifest.json"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+    env["WGPILOT_RUNTIME_DIR"] = str(tmp_path / "run")  # not the host's /run/wgpilot
     sup = Supervisor(
         [str(inst.bin), "serve", "--config", str(inst.config), "--data-dir", str(inst.data)],
         tmp_path / "serve.log",

@@ -25,7 +25,7 @@ def list_(settings: Settings, as_json: bool) -> None:
     """List networks."""
 
     async def body() -> None:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             nets = await b.list_networks()
         if as_json:
             print_json(nets)

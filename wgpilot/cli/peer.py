@@ -33,7 +33,7 @@ def list_(settings: Settings, network_ref: str, as_json: bool) -> None:
     """List the peers of a network."""
 
     async def body() -> None:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             peers = await b.list_peers(network_ref)
         if as_json:
             print_json(peers)
@@ -177,7 +177,7 @@ def config(settings: Settings, network_ref: str, peer_ref: str, qr: bool, output
     """Print a peer's client configuration (contains its private key)."""
 
     async def body() -> str:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             _, text = await b.peer_config(network_ref, peer_ref)
         return text
 

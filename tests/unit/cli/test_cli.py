@@ -142,6 +142,30 @@ def test_network_create_takes_the_default_dns_unless_told(data: Path) -> None:
     assert "DNS = 9.9.9.9\n" in cli(data, "peer", "config", "--network", "dflt", "p").stdout
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["network", "list"],
+        ["peer", "list", "--network", "office"],
+        ["peer", "config", "--network", "office", "laptop"],
+        ["backup"],
+    ],
+)
+def test_a_read_only_command_never_creates_state(tmp_path: Path, args: list[str]) -> None:
+    """Without a server and without a database it says where it looked and exits 1;
+    no data directory, database or key appears."""
+    data = tmp_path / "nothing-here"
+    before = sorted(tmp_path.rglob("*"))
+    r = cli(data, *args)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no running wgpilot server found"), r.stderr
+    assert f"{data}/wgpilot.sock" in lines[0] and f"{data}/data.db" in lines[0]
+    assert not data.exists() and sorted(tmp_path.rglob("*")) == before
+
+
 def test_config_check_names_key_and_value(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[log]\nlevel = "loud"\n')
