@@ -147,6 +147,14 @@ async def test_a_client_leaving_mid_body_is_no_error_and_changes_nothing(app, cl
     assert "half" not in [n["name"] for n in r.json()["items"]]
 
 
+async def test_ui_asset_requests_are_logged_at_debug_api_requests_at_info(client, caplog) -> None:
+    with caplog.at_level(logging.DEBUG, logger="wgpilot.http"):
+        assert (await client.get("/assets/app-1234.js")).status_code == 200
+        assert (await client.get("/api/networks")).status_code == 200
+    levels = {r.path: r.levelno for r in caplog.records if r.name == "wgpilot.http"}  # type: ignore[attr-defined]
+    assert levels == {"static": logging.DEBUG, "/api/networks": logging.INFO}, levels
+
+
 async def test_malformed_requests(client) -> None:
     r = await client.post("/api/networks", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_JSON"

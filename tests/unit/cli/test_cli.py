@@ -166,6 +166,37 @@ def test_a_read_only_command_never_creates_state(tmp_path: Path, args: list[str]
     assert not data.exists() and sorted(tmp_path.rglob("*")) == before
 
 
+def test_serve_that_cannot_listen_still_shows_the_install_token(tmp_path: Path) -> None:
+    """The token goes out with the start-up banner once HTTPS is bound; a server that
+    never binds prints it on its way out, or it would be lost (it is stored hashed)."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+        env.update(
+            {
+                "WGPILOT_DRIVER": "none",
+                "WGPILOT_TLS_HTTP_PORT": "0",
+                "WGPILOT_RUNTIME_DIR": str(tmp_path / "run"),
+                "WGPILOT_WIREGUARD_DIR": str(tmp_path / "wireguard"),
+                "WGPILOT_LISTEN": f"127.0.0.1:{taken.getsockname()[1]}",
+            }
+        )
+        r = subprocess.run(
+            [sys.executable, "-m", "wgpilot", "serve", "--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        taken.close()
+    assert r.returncode == 1, r.stderr
+    assert "cannot listen on 127.0.0.1:" in r.stderr and "one-time install token: " in r.stderr, r.stderr
+    assert "wgpilot is running" not in r.stderr
+
+
 def test_config_check_names_key_and_value(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[log]\nlevel = "loud"\n')
