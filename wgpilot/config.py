@@ -16,6 +16,7 @@ from typing import Any
 
 DEFAULT_CONFIG = Path("/etc/wgpilot/config.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/wgpilot")
+DEFAULT_RUNTIME_DIR = Path("/run/wgpilot")
 ENV_PREFIX = "WGPILOT_"
 
 
@@ -88,6 +89,13 @@ OPTIONS: tuple[Option, ...] = (
         "userspace_binary", str, "wireguard-go", "userspace WireGuard daemon started for the userspace driver"
     ),
     Option("wireguard_dir", str, "/etc/wireguard", "directory of wg-quick files the setup offers to import"),
+    Option(
+        "runtime_dir",
+        str,
+        str(DEFAULT_RUNTIME_DIR),
+        "where a server with a data_dir other than the default says where it runs, "
+        "so the CLI finds it without --data-dir",
+    ),
     Option(
         "reconcile_interval",
         int,
@@ -183,6 +191,8 @@ BY_KEY = {o.key: o for o in OPTIONS}
 class Settings:
     values: Mapping[str, Any]
     config_file: Path | None
+    # Keys the config file, the environment or a flag set (the rest are defaults).
+    explicit: frozenset[str] = frozenset()
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -203,7 +213,7 @@ class Settings:
         values = dict(self.values)
         for k, v in changes.items():
             values[k.replace("__", ".")] = v
-        return Settings(values, self.config_file)
+        return Settings(values, self.config_file, self.explicit | {k.replace("__", ".") for k in changes})
 
 
 def _coerce(opt: Option, raw: Any, source: str) -> Any:
@@ -278,24 +288,28 @@ def load(
             raise ConfigError(f"config file {path} does not exist")
     elif DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
+    explicit: set[str] = set()
     if path is not None:
         for key, raw in read_file(path).items():
             values[key] = _coerce(BY_KEY[key], raw, str(path))
+            explicit.add(key)
     for opt in OPTIONS:
         if opt.env in env:
             values[opt.key] = _coerce(opt, env[opt.env], f"environment {opt.env}")
+            explicit.add(opt.key)
     for key, raw in (flags or {}).items():
         if raw is None:
             continue
         if key not in BY_KEY:
             raise ConfigError(f"unknown option {key!r}")
         values[key] = _coerce(BY_KEY[key], raw, "command line")
+        explicit.add(key)
     if values["tls.mode"] == "manual" and not (values["tls.cert_file"] and values["tls.key_file"]):
         raise ConfigError("tls.mode = 'manual' needs tls.cert_file and tls.key_file")
     if values["tls.mode"] == "acme" and not values["tls.domain"]:
         raise ConfigError("tls.mode = 'acme' needs tls.domain")
     values["data_dir"] = str(Path(values["data_dir"]).expanduser().absolute())
-    return Settings(values, path)
+    return Settings(values, path, frozenset(explicit))
 
 
 def default_toml() -> str:

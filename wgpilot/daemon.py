@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wgpilot import config as config_mod
-from wgpilot import logsetup, unpacked
+from wgpilot import locate, logsetup, unpacked
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler
 from wgpilot.update.restart import EXIT_RESTART, RESTART_SIGNAL
@@ -108,6 +108,7 @@ class Daemon:
         if not self.ctx.kernel_enabled:
             log.warning("kernel layer disabled: changes are stored but not applied (no WireGuard driver)")
         self._write_pid()
+        pointer = locate.publish(self.settings)  # so the CLI finds a non-default data_dir
         self.add_task("reconcile", self.reconcile_loop, self._wake.set)
         running = [asyncio.create_task(task(), name=name) for name, task, _ in self._tasks]
         graceful = {name for name, _, stop in self._tasks if stop is not None}
@@ -139,6 +140,7 @@ class Daemon:
         stop_wait.cancel()
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()
+        locate.withdraw(pointer)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, RESTART_SIGNAL):
             loop.remove_signal_handler(sig)
         return EXIT_RESTART if self.restart_requested else code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 
 import pytest
 from starlette.routing import Route
@@ -99,6 +100,9 @@ async def test_foreign_host_headers_are_refused(client, app) -> None:
     for host in ("localhost", "127.0.0.1", "[::1]:8443", "203.0.113.10", "192.168.1.10:443"):
         r = await client.get("/health", headers={"Host": host})
         assert r.status_code == 200, host
+    # The machine's own name: the start-up banner offers https://<hostname>:<port>/.
+    r = await client.get("/health", headers={"Host": f"{socket.gethostname().upper()}:8443"})
+    assert r.status_code == 200
 
 
 async def test_security_headers_everywhere(client) -> None:

@@ -164,6 +164,7 @@ def installed(tmp_path: Path, releases: Releases, served: str) -> Iterator[tuple
     # [update]: the release URL and key built into the binary are where updates come from.
     inst.config.write_text(f'listen = "127.0.0.1:{port}"\ndriver = "none"\n\n[tls]\nhttp_port = 0\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+    env["WGPILOT_RUNTIME_DIR"] = str(tmp_path / "run")  # not the host's /run/wgpilot
     sup = Supervisor(
         [str(inst.bin), "serve", "--config", str(inst.config), "--data-dir", str(inst.data)],
         tmp_path / "serve.log",

@@ -71,7 +71,7 @@ def status(settings: Settings, as_json: bool) -> None:
     """Networks, interfaces, peers online, driver and server uptime."""
 
     async def body() -> dict[str, Any]:
-        async with backend(settings) as b:
+        async with backend(settings, create=False) as b:
             return await b.status()
 
     st = run(body)
@@ -84,9 +84,10 @@ def status(settings: Settings, as_json: bool) -> None:
         return
     if server:
         pid = f"pid {server['pid']}, " if server.get("pid") else ""
-        click.echo(f"server:  running ({pid}up {_duration(server.get('uptime', 0))})")
+        where = f", data in {server['data_dir']}" if server.get("data_dir") else ""
+        click.echo(f"server:  running ({pid}up {_duration(server.get('uptime', 0))}{where})")
     else:
-        click.echo("server:  not running")
+        click.echo(f"server:  not running (database {settings.db_path})")
     driver = st["driver"]
     if driver == "none":
         click.echo(

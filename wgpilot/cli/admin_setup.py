@@ -166,7 +166,7 @@ def backup(settings: Settings, output: str | None) -> None:
     """Write a consistent online backup (database + master key: keep it as safe as the server)."""
 
     async def body() -> tuple[str, bytes]:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             return await b.backup()
 
     name, data = run(body)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wgpilot import config as config_mod
+from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.domain.models import Actor
 from wgpilot.runtime import open_context
 from wgpilot.services import backup, views
@@ -121,9 +122,13 @@ class DirectBackend:
 
 
 @asynccontextmanager
-async def backend(settings: config_mod.Settings, *, kernel: bool = True) -> AsyncIterator[Backend]:
+async def backend(
+    settings: config_mod.Settings, *, kernel: bool = True, create: bool = True
+) -> AsyncIterator[Backend]:
     """The backend for this invocation: the running server's API when there is one,
-    else the database directly (with the kernel driver when ``kernel``)."""
+    else the database directly (with the kernel driver when ``kernel``). Read-only
+    commands pass ``create=False``: without a server they need an existing database
+    and never make a data directory, database or key (exit 1 saying where they looked)."""
     from wgpilot.cli import remote
 
     client = remote.connect(settings)
@@ -131,5 +136,12 @@ async def backend(settings: config_mod.Settings, *, kernel: bool = True) -> Asyn
         async with client:
             yield client
         return
-    async with open_context(settings, kernel=kernel) as ctx:
+    if not create and not settings.db_path.exists():
+        raise RuntimeFailure(
+            f"no running wgpilot server found and no database at {settings.db_path} "
+            f"(looked at {remote.looked_at(settings)}); start one with `wgpilot serve`, "
+            "or pass --data-dir",
+            code="NO_SERVER",
+        )
+    async with open_context(settings, kernel=kernel, create=create) as ctx:
         yield DirectBackend(ctx, settings)

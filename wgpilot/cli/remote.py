@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wgpilot import config as config_mod
+from wgpilot import locate
 from wgpilot.domain.errors import (
     ConflictError,
     FieldError,
@@ -170,6 +171,7 @@ class ApiBackend:
             "uptime": info["uptime"],
             "version": info["version"],
             "via": str(self.path),
+            "data_dir": str(self.path.parent),
         }
         return st
 
@@ -213,20 +215,32 @@ class ApiBackend:
 
 
 def control_socket(settings: config_mod.Settings) -> Path:
-    return settings.data_dir / "wgpilot.sock"
+    return locate.control_socket(settings.data_dir)
+
+
+def looked_at(settings: config_mod.Settings) -> str:
+    """Where ``connect`` looks for a server, for the message that none was found."""
+    where = f"the control socket {control_socket(settings)}"
+    if "data_dir" not in settings.explicit:
+        where += f" and the servers published in {settings['runtime_dir']}"
+    return where
 
 
 def connect(settings: config_mod.Settings) -> ApiBackend | None:
-    """An API backend when a server answers on this data directory's socket, else None."""
+    """An API backend for the running server, or None when there is none: the one on
+    the configured data directory's socket, else — when no data directory was given
+    (flag, environment or config file) — the one server published in runtime_dir
+    (see wgpilot/locate.py). Several published servers: the caller must choose."""
     path = control_socket(settings)
-    if not path.exists():
+    if locate.answers(path):
+        return ApiBackend(path)
+    if "data_dir" in settings.explicit:
         return None
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(2)
-    try:
-        probe.connect(str(path))
-    except OSError:
-        return None  # a stale socket of a server that is gone
-    finally:
-        probe.close()
-    return ApiBackend(path)
+    running = locate.published(Path(settings["runtime_dir"]))
+    if len(running) > 1:
+        raise ValidationError.field(
+            "data_dir",
+            f"several wgpilot servers are running (data in {', '.join(map(str, running))}); "
+            "choose one with --data-dir",
+        )
+    return ApiBackend(locate.control_socket(running[0])) if running else None

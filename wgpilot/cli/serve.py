@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import click
@@ -18,6 +19,7 @@ from wgpilot.services import setup_state
 from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
 from wgpilot.update.store import DbVersionStore
 from wgpilot.update.updater import UpdateChecker, Updater, has_source
+from wgpilot.web import banner
 from wgpilot.web.app import create_app
 from wgpilot.web.server import WebServer
 from wgpilot.web.state import WebState
@@ -38,9 +40,9 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
 
     async def body() -> int:
         async with open_context(settings) as ctx:
+            token: str | None = None  # shown in the banner once HTTPS is bound
             if not await setup_state.is_complete(ctx) and not await setup_state.has_install_token(ctx):
                 token = await setup_state.issue_install_token(ctx)
-                click.echo(f"one-time install token: {token}", err=True)
             daemon = Daemon(settings, ctx)
             state = WebState(ctx, settings)
             tls = TlsManager(settings, DbSettingsStore(ctx.db, ctx.settings))
@@ -65,10 +67,24 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             app = create_app(state, record=monitor.record_request)
             web = WebServer(app, ssl_context, settings["listen"], settings.data_dir / "wgpilot.sock")
             web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
+            names = [await ctx.settings.get(ctx.db, "hostname") or "", socket.gethostname()]
+            addresses = await ctx.host.addresses()
+            shown: list[tuple[str, int]] = []
+
+            def announce(address: tuple[str, int]) -> None:
+                found = banner.urls(address, hostnames=names, addresses=addresses)
+                click.echo(banner.text(found, token=token, data_dir=settings.data_dir), err=True)
+                shown.append(address)
+
+            web.on_bound.append(announce)
             daemon.add_task("tls", tls.run)
             daemon.add_task("web", web.run, stop=web.stop)
             sdnotify.attach(daemon, ready=web.listening.wait)
             settle_heap()
-            return await daemon.run()
+            try:
+                return await daemon.run()
+            finally:
+                if token and not shown:  # never bound: the token must not be lost with the banner
+                    click.echo(f"one-time install token: {token}", err=True)
 
     sys.exit(run(body))

@@ -146,10 +146,7 @@ class SetupService:
             existing = await self.ctx.networks.get_by_name(self.ctx.db, name)
             if existing is not None:
                 return existing, False  # a repeated step returns what the first one made
-        if "dns_servers" not in fields:
-            default = await self.ctx.settings.get(self.ctx.db, "default_dns")
-            if default:
-                fields = {**fields, "dns_servers": json.loads(default)}
+        # Without dns_servers the network takes step 2's default DNS (NetworkService.create).
         return await self.networks.create(actor, **fields), True
 
     # -- step 4 ----------------------------------------------------------------------------------

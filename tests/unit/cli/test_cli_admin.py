@@ -80,6 +80,7 @@ def test_terminal_wizard(tmp_path: Path) -> None:
     )
     assert "setup complete." in out, out
     assert "Endpoint = vpn.example.com:51820" in out and "AllowedIPs = 10.8.0.0/24" in out
+    assert "DNS = 1.1.1.1, 1.0.0.1\r" in out  # step 2's default DNS reached step 3's network
     again = cli(data, "setup")
     assert again.returncode == 0 and "already set up" in again.stdout
     st = json.loads(cli(data, "status", "--json").stdout)

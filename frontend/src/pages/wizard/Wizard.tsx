@@ -301,6 +301,18 @@ function NetworkStep({ status, onNext }: { status: SetupStatus; onNext: (network
   const canImport = status.existing_interfaces.length > 0;
   const anyImportable = status.existing_interfaces.some((i) => i.importable);
   const [choice, setChoice] = useState<'new' | 'import'>(anyImportable ? 'import' : 'new');
+  // Step 2's DNS servers fill the form, so the network gets what the user saw there.
+  const [defaultDns, setDefaultDns] = useState<string[] | null>(null);
+  useEffect(() => {
+    let live = true;
+    api.settings.get().then(
+      (s) => live && setDefaultDns(s.default_dns),
+      () => live && setDefaultDns([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
   return (
     <div className="stack">
       {canImport && (
@@ -318,7 +330,11 @@ function NetworkStep({ status, onNext }: { status: SetupStatus; onNext: (network
       ) : (
         <>
           <p>A network is one WireGuard interface with its own subnet and UDP port. The interface comes up as soon as you continue.</p>
-          <NetworkForm initial={{ ...networkDefaults([]), name: 'home' }} existing={[]} save={(body) => api.setup.network(body)} onSaved={(n) => onNext([n])} submitLabel="Create network" />
+          {defaultDns === null ? (
+            <Loading rows={4} />
+          ) : (
+            <NetworkForm initial={{ ...networkDefaults([], defaultDns), name: 'home' }} existing={[]} save={(body) => api.setup.network(body)} onSaved={(n) => onNext([n])} submitLabel="Create network" />
+          )}
         </>
       )}
     </div>
