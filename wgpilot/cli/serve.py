@@ -38,9 +38,9 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
 
     async def body() -> int:
         async with open_context(settings) as ctx:
-            if not await setup_state.is_complete(ctx) and not await setup_state.has_install_token(ctx):
-                token = await setup_state.issue_install_token(ctx)
-                click.echo(f"one-time install token: {token}", err=True)
+            pending = await setup_state.pending(ctx)
+            if pending is not None:
+                click.echo(pending.message, err=True)
             daemon = Daemon(settings, ctx)
             state = WebState(ctx, settings)
             tls = TlsManager(settings, DbSettingsStore(ctx.db, ctx.settings))
