@@ -137,7 +137,12 @@ OPTIONS: tuple[Option, ...] = (
         "seconds a live event stream stays open before the browser reconnects (re-checks its session)",
         _positive,
     ),
-    Option("metrics.token", str, "", "bearer token required by /metrics; empty = open"),
+    Option(
+        "metrics.token",
+        str,
+        "",
+        "bearer token /metrics requires; empty = the token wgpilot generated (shown in Settings)",
+    ),
     Option("update.url", str, "", "release manifest URL for wgpilot update"),
     Option("update.public_key", str, "", "extra Ed25519 public key (base64) trusted for updates"),
 )

@@ -15,7 +15,7 @@ from wgpilot.cli.output import human_bytes, print_json, run, table
 from wgpilot.config import Settings
 from wgpilot.domain import validate
 from wgpilot.runtime import open_context
-from wgpilot.services import setup_state
+from wgpilot.services import metrics_access, setup_state
 
 
 @click.command()
@@ -39,6 +39,7 @@ def init(settings: Settings, install_token: str | None, public_ip: str | None, h
                 async with ctx.db.transaction() as tx:
                     for key, value in identity.items():
                         await ctx.settings.set(tx, key, value)
+            await metrics_access.ensure(ctx)
             if await setup_state.is_complete(ctx):
                 return "complete", None, None
             address = identity.get("hostname") or identity.get("public_ip") or await ctx.host.public_address()

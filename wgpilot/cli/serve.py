@@ -14,7 +14,7 @@ from wgpilot.daemon import Daemon
 from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.monitor import Monitor
 from wgpilot.runtime import open_context, settle_heap
-from wgpilot.services import setup_state
+from wgpilot.services import metrics_access, setup_state
 from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
 from wgpilot.update.store import DbVersionStore
 from wgpilot.update.updater import UpdateChecker, Updater
@@ -41,6 +41,7 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             pending = await setup_state.pending(ctx)
             if pending is not None:
                 click.echo(pending.message, err=True)
+            await metrics_access.ensure(ctx)  # installs from before the generated token get one now
             daemon = Daemon(settings, ctx)
             state = WebState(ctx, settings)
             tls = TlsManager(settings, DbSettingsStore(ctx.db, ctx.settings))
