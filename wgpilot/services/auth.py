@@ -124,8 +124,8 @@ class RateLimiter:
 
 class Backoff:
     """Exponential backoff per key (see the module docstring): the first ``free``
-    attempts pass; the n-th after them waits ``2**n`` seconds (from 1, at most ``cap``)
-    after the attempt before it. ``attempt`` counts an attempt when it starts and
+    attempts pass; attempt ``free + n`` must come at least ``2**n`` seconds (at most
+    ``cap``) after the one before it. ``attempt`` counts an attempt when it starts and
     raises ``RateLimitedError`` while the key must wait; ``success`` clears the key."""
 
     def __init__(
@@ -138,17 +138,9 @@ class Backoff:
         self.free, self.cap, self.quiet, self.clock = free, cap, quiet, clock
         self._keys: OrderedDict[str, tuple[int, float]] = OrderedDict()  # key → (attempts, last)
 
-    def wait(self, key: str) -> float:
-        """Seconds until ``key`` may try again (0: now)."""
-        count, last = self._entry(key, self.clock())
-        if count < self.free:
-            return 0.0
-        delay = min(2.0 ** min(count - self.free, 32), self.cap)
-        return max(0.0, last + delay - self.clock())
-
     def attempt(self, key: str, refusal: str) -> None:
         now = self.clock()
-        wait = self.wait(key)
+        wait = self._wait(key, now)
         if wait > 0:
             retry = max(1, math.ceil(wait))
             raise RateLimitedError(f"{refusal}; try again in {retry} s", retry_after=retry)
@@ -162,6 +154,14 @@ class Backoff:
 
     def success(self, key: str) -> None:
         self._keys.pop(key, None)
+
+    def _wait(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may try again (0: now)."""
+        count, last = self._entry(key, now)
+        if count < self.free:
+            return 0.0
+        delay = min(2.0 ** min(count - self.free, 32), self.cap)
+        return max(0.0, last + delay - now)
 
     def _entry(self, key: str, now: float) -> tuple[int, float]:
         entry = self._keys.get(key)
