@@ -155,7 +155,12 @@ OPTIONS: tuple[Option, ...] = (
         "seconds a live event stream stays open before the browser reconnects (re-checks its session)",
         _positive,
     ),
-    Option("metrics.token", str, "", "bearer token required by /metrics; empty = open"),
+    Option(
+        "metrics.token",
+        str,
+        "",
+        "bearer token /metrics requires; empty = the token wgpilot generated (shown in Settings)",
+    ),
     Option(
         "update.release_url",
         str,

@@ -4,9 +4,7 @@ master key, WireGuard driver, firewall, host facts."""
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
-import secrets as pysecrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -81,16 +79,6 @@ async def open_context(
             await driver.close()
     finally:
         await db.close()
-
-
-def new_install_token() -> tuple[str, str]:
-    """(token shown once to the operator, SHA-256 hash stored in the database)."""
-    token = pysecrets.token_urlsafe(24)
-    return token, hash_token(token)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def settle_heap() -> None:

@@ -15,7 +15,7 @@ from wgpilot.daemon import Daemon
 from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.monitor import Monitor
 from wgpilot.runtime import open_context, settle_heap
-from wgpilot.services import setup_state
+from wgpilot.services import metrics_access, setup_state
 from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
 from wgpilot.update.store import DbVersionStore
 from wgpilot.update.updater import UpdateChecker, Updater, has_source
@@ -40,9 +40,11 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
 
     async def body() -> int:
         async with open_context(settings) as ctx:
-            token: str | None = None  # shown in the banner once HTTPS is bound
-            if not await setup_state.is_complete(ctx) and not await setup_state.has_install_token(ctx):
-                token = await setup_state.issue_install_token(ctx)
+            # Shown in the banner once HTTPS is bound: the install token, or what to do.
+            pending = await setup_state.pending(ctx)
+            token = pending.token if pending is not None else None
+            note = pending.message if pending is not None and token is None else None
+            await metrics_access.ensure(ctx)  # installs from before the generated token get one now
             daemon = Daemon(settings, ctx)
             state = WebState(ctx, settings)
             tls = TlsManager(settings, DbSettingsStore(ctx.db, ctx.settings))
@@ -73,7 +75,7 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
 
             def announce(address: tuple[str, int]) -> None:
                 found = banner.urls(address, hostnames=names, addresses=addresses)
-                click.echo(banner.text(found, token=token, data_dir=settings.data_dir), err=True)
+                click.echo(banner.text(found, token=token, note=note, data_dir=settings.data_dir), err=True)
                 shown.append(address)
 
             web.on_bound.append(announce)
@@ -84,7 +86,7 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             try:
                 return await daemon.run()
             finally:
-                if token and not shown:  # never bound: the token must not be lost with the banner
-                    click.echo(f"one-time install token: {token}", err=True)
+                if pending is not None and not shown:  # never bound: not lost with the banner
+                    click.echo(pending.message, err=True)
 
     sys.exit(run(body))

@@ -45,7 +45,8 @@ class IdConvertor(Convertor[int]):
 
 register_url_convertor("id", IdConvertor())
 
-AuthMode = Literal["session", "public", "setup"]
+# "bearer": no session needed; the handler checks its own bearer token (/metrics).
+AuthMode = Literal["session", "public", "setup", "bearer"]
 
 
 @dataclass

@@ -33,11 +33,14 @@ def urls(bound: tuple[str, int], *, hostnames: Sequence[str], addresses: Iterabl
     return [f"https://{_host(h)}:{port}/" for h in found]
 
 
-def text(found: Sequence[str], *, token: str | None, data_dir: Path) -> str:
-    """The banner: one URL a line, then the install token (when start-up issued one)."""
+def text(found: Sequence[str], *, token: str | None, data_dir: Path, note: str | None = None) -> str:
+    """The banner: one URL a line, then the install token (when start-up has one) or a
+    note on what to do next (setup not finished)."""
     lines = ["", "wgpilot is running; open it at:"]
     lines += [f"    {url}" for url in found]
     if token:
         lines += ["", f"one-time install token: {token}", "    (enter it in step 1 of the setup wizard)"]
+    elif note:
+        lines += ["", note]
     lines += ["", f"data directory: {data_dir}", ""]
     return "\n".join(lines)

@@ -304,6 +304,13 @@ SETTINGS = Schema(
         "update_channel": string(required=True),
     },
 )
+METRICS_TOKEN = Schema(
+    "MetricsToken",
+    {
+        "source": string(required=True, enum=("generated", "config")),
+        "token": string(required=True, nullable=True),
+    },
+)
 SETUP_STATUS = Schema(
     "SetupStatus",
     {
@@ -446,6 +453,7 @@ RESPONSE_SCHEMAS = [
     STATUS,
     AUDIT,
     SETTINGS,
+    METRICS_TOKEN,
     SETUP_STATUS,
     SETUP_STEPS,
     EXISTING_INTERFACE,

@@ -49,6 +49,9 @@ def test_the_text_has_every_url_and_the_token_when_there_is_one(tmp_path: Path) 
     assert "    https://h:8443/\n    https://192.0.2.1:8443/\n" in with_token
     assert "one-time install token: tok-123" in with_token and str(tmp_path) in with_token
     assert "install token" not in banner.text(urls, token=None, data_dir=tmp_path)
+    note = "setup is not finished: sign in and finish the setup wizard"
+    with_note = banner.text(urls, token=None, note=note, data_dir=tmp_path)
+    assert note in with_note and "install token" not in with_note
 
 
 def test_readable_log_lines_carry_no_colour_codes() -> None:
