@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# wgpilot installer:  curl -fsSL <release>/install.sh | sudo bash
+# wgpilot installer:
+#   curl -fsSL https://github.com/OWNER/wgpilot/releases/latest/download/install.sh | sudo bash
 #
 #   install.sh                 install, or upgrade in place (config and data are kept)
 #   install.sh --uninstall     remove the service and the binary, keep config and data
@@ -7,22 +8,34 @@
 #   install.sh --prefix DIR    install into DIR as if it were / (tests; same steps, but
 #                              systemd units are only written, not started)
 #
-# Environment: WGPILOT_BASE_URL  release directory to download from (binary, SHA256SUMS,
-#              SHA256SUMS.sig, wgpilot.service); WGPILOT_VERSION is informational only.
+# Where from (GitHub Releases' layout, wgpilot/update/layout.py): the release this
+# script came with, <release URL>/download/v<version>/; --version V (or latest) and
+# --release-url URL pick another, --base-url DIR names the directory itself. SHA256SUMS
+# must carry an Ed25519 signature by the release key below (--public-key pins another)
+# and every file must match it. Each flag has an environment twin: WGPILOT_VERSION,
+# WGPILOT_RELEASE_URL, WGPILOT_BASE_URL, WGPILOT_PUBLIC_KEY; flags win.
 #
 # Everything is inside functions and `main "$@"` is the last line, so a download that is
 # cut short runs nothing.
 set -euo pipefail
 
-# Filled in by release.py for a published release; WGPILOT_BASE_URL always wins.
-DEFAULT_BASE_URL="@WGPILOT_BASE_URL@"
-# Ed25519 release key (base64, raw 32 bytes) that signs SHA256SUMS; filled in by release.py.
+# Filled in by `release.py build`.
+DEFAULT_RELEASE_URL="@WGPILOT_RELEASE_URL@"
+DEFAULT_VERSION="@WGPILOT_VERSION@"
+# Ed25519 public key (base64 of the raw 32 bytes) that signs this release's SHA256SUMS;
+# it is printed in the release notes for checking out of band.
 RELEASE_PUBLIC_KEY="@WGPILOT_PUBLIC_KEY@"
 
 ROOT="/"
 ACTION="install"
 PURGE=0
 WORK=""
+BASE=""
+KEY=""
+OPT_VERSION="${WGPILOT_VERSION:-}"
+OPT_RELEASE_URL="${WGPILOT_RELEASE_URL:-}"
+OPT_BASE_URL="${WGPILOT_BASE_URL:-}"
+OPT_PUBLIC_KEY="${WGPILOT_PUBLIC_KEY:-}"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -33,26 +46,35 @@ die() {
 
 usage() {
     cat <<'USAGE'
-usage: install.sh [--uninstall [--purge]] [--prefix DIR]
+usage: install.sh [--version V|latest] [--release-url URL] [--base-url DIR] [--public-key KEY]
+                  [--uninstall [--purge]] [--prefix DIR]
   (no option)        install wgpilot, or upgrade it in place keeping config and data
+  --version V        install version V, or latest (default: the release this script came with)
+  --release-url URL  where releases are, e.g. https://github.com/OWNER/wgpilot/releases
+  --base-url DIR     the release directory itself (binary, SHA256SUMS, ...): a mirror
+  --public-key KEY   the release key (base64) SHA256SUMS must be signed with
   --uninstall        remove the service and the binary; keep config and data
   --purge            with --uninstall: also remove config, data and the wgpilot user
   --prefix DIR       install into DIR as if it were / (tests); units are not started
-environment: WGPILOT_BASE_URL = release directory to download from
+environment: WGPILOT_VERSION, WGPILOT_RELEASE_URL, WGPILOT_BASE_URL, WGPILOT_PUBLIC_KEY
 USAGE
 }
 
 parse_args() {
+    local value
     while (($#)); do
         case "$1" in
             --uninstall) ACTION="uninstall" ;;
             --purge) PURGE=1 ;;
-            --prefix)
-                [[ $# -ge 2 ]] || die "--prefix needs a directory"
-                ROOT="$2"
+            --prefix | --version | --release-url | --base-url | --public-key)
+                [[ $# -ge 2 ]] || die "$1 needs a value"
+                set_option "$1" "$2"
                 shift
                 ;;
-            --prefix=*) ROOT="${1#--prefix=}" ;;
+            --prefix=* | --version=* | --release-url=* | --base-url=* | --public-key=*)
+                value="${1#*=}"
+                set_option "${1%%=*}" "$value"
+                ;;
             -h | --help)
                 usage
                 exit 0
@@ -74,6 +96,16 @@ parse_args() {
     CACHE_DIR="$r/var/cache/wgpilot"
     UNIT="$r/etc/systemd/system/wgpilot.service"
     SYSCTL_FILE="$r/etc/sysctl.d/99-wgpilot.conf"
+}
+
+set_option() {
+    case "$1" in
+        --prefix) ROOT="$2" ;;
+        --version) OPT_VERSION="$2" ;;
+        --release-url) OPT_RELEASE_URL="$2" ;;
+        --base-url) OPT_BASE_URL="$2" ;;
+        --public-key) OPT_PUBLIC_KEY="$2" ;;
+    esac
 }
 
 live_root() { [[ "$ROOT" == "/" ]]; }
@@ -141,6 +173,7 @@ install_packages() {
     fi
     command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl) # checks the release signature
     if ! kernel_has_wireguard && ! command -v wireguard-go >/dev/null 2>&1; then
         say "this kernel has no WireGuard module: adding wireguard-go (userspace)"
         missing+=(wireguard-go)
@@ -197,38 +230,61 @@ make_dirs() {
     chmod 0700 "$DATA_DIR" "$CACHE_DIR"
 }
 
-base_url() {
-    local url="${WGPILOT_BASE_URL:-$DEFAULT_BASE_URL}"
-    [[ "$url" != "@WGPILOT_"* && -n "$url" ]] || die "set WGPILOT_BASE_URL to the release directory to install from"
-    echo "${url%/}"
+# (a value still starting with "@WGPILOT_" is a placeholder release.py did not fill in:
+# this script came from a source checkout, not from a release)
+filled() { [[ -n "$1" && "$1" != "@WGPILOT_"* ]]; }
+
+release_dir() {
+    if [[ -n "$OPT_BASE_URL" ]]; then
+        echo "${OPT_BASE_URL%/}"
+        return
+    fi
+    local root="${OPT_RELEASE_URL:-$DEFAULT_RELEASE_URL}" version="${OPT_VERSION:-$DEFAULT_VERSION}"
+    filled "$root" || die "no release URL: pass --release-url URL (e.g. https://github.com/OWNER/wgpilot/releases) or --base-url DIR"
+    root="${root%/}"
+    if [[ "$version" == latest ]]; then
+        echo "$root/latest/download"
+        return
+    fi
+    filled "$version" || die "no version to install: pass --version V (or latest)"
+    version="${version#v}"
+    [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] || die "--version $version is not a version (MAJOR.MINOR.PATCH[-pre])"
+    echo "$root/download/v$version"
+}
+
+release_key() {
+    local key="${OPT_PUBLIC_KEY:-$RELEASE_PUBLIC_KEY}"
+    filled "$key" || die "no release key to check the download with: pass --public-key KEY (from the release notes)"
+    [[ "$(printf '%s' "$key" | base64 -d 2>/dev/null | wc -c)" -eq 32 ]] || die "release key '$key' is not base64 of a 32-byte Ed25519 key"
+    echo "$key"
 }
 
 fetch() {
     curl -fsSL --proto '=https,http' --retry 3 --max-time 600 -o "$2" "$1" || die "download failed: $1"
 }
 
+resolve_source() {
+    # before anything is changed: a release to install and a key to check it with
+    BASE="$(release_dir)"
+    KEY="$(release_key)"
+}
+
 verify_signature() {
-    local sums="$1" sig="$2"
-    # (a placeholder still starting with "@WGPILOT_" means: not filled in by release.py)
-    if [[ "$RELEASE_PUBLIC_KEY" == "@WGPILOT_"* || -z "$RELEASE_PUBLIC_KEY" ]]; then
-        warn "this install.sh carries no release key: SHA256SUMS signature not checked"
-        return 0
-    fi
-    if ! command -v openssl >/dev/null 2>&1 || ! openssl pkeyutl -help 2>&1 | grep -q -- '-rawin'; then
-        warn "no OpenSSL 3 to check the Ed25519 signature of SHA256SUMS; relying on SHA-256 over HTTPS"
-        return 0
-    fi
+    local sums="$1" sig="$2" key="$KEY" help
+    command -v openssl >/dev/null 2>&1 || die "openssl is needed to check the release signature"
+    help="$(openssl pkeyutl -help 2>&1 || true)"
+    [[ "$help" == *-rawin* ]] || die "OpenSSL 3 is needed to check the Ed25519 signature ($(openssl version) cannot)"
     # SubjectPublicKeyInfo for Ed25519 = fixed 12-byte prefix + the raw 32-byte key.
     {
         echo "-----BEGIN PUBLIC KEY-----"
-        { printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00' && printf '%s' "$RELEASE_PUBLIC_KEY" | base64 -d; } | base64 -w0
+        { printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00' && printf '%s' "$key" | base64 -d; } | base64 -w0
         echo
         echo "-----END PUBLIC KEY-----"
     } >"$WORK/release.pub"
     base64 -d <"$sig" >"$WORK/sums.sig.bin" 2>/dev/null || die "SHA256SUMS.sig is not base64"
     openssl pkeyutl -verify -pubin -inkey "$WORK/release.pub" -rawin -in "$sums" \
         -sigfile "$WORK/sums.sig.bin" >/dev/null 2>&1 || die "SHA256SUMS signature is NOT valid: refusing to install"
-    say "SHA256SUMS signature verified"
+    say "SHA256SUMS signature verified (release key $key)"
 }
 
 check_sum() {
@@ -240,8 +296,7 @@ check_sum() {
 }
 
 download_release() {
-    local base name
-    base="$(base_url)"
+    local base="$BASE" name
     say "downloading from $base"
     fetch "$base/SHA256SUMS" "$WORK/SHA256SUMS"
     fetch "$base/SHA256SUMS.sig" "$WORK/SHA256SUMS.sig"
@@ -322,6 +377,7 @@ print_summary() {
 }
 
 do_install() {
+    resolve_source
     detect_arch
     detect_distro
     install_packages

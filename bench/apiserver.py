@@ -24,7 +24,7 @@ from wgpilot.domain.models import Actor
 from wgpilot.kernel.fake import FakeDriver, FakeFirewall
 from wgpilot.runtime import open_database, settle_heap
 from wgpilot.services import setup_state
-from wgpilot.services.auth import RateLimiter
+from wgpilot.services.auth import Backoff, RateLimiter
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler
 from wgpilot.tls.manager import TlsManager
@@ -40,6 +40,7 @@ async def wgpilot_app(data: Path, peers: int) -> tuple[object, str, object]:
                   sysctl=FakeSysctl())  # type: ignore[arg-type]
     state = WebState(ctx, settings)
     state.auth.limiter = RateLimiter(limit=10**9)
+    state.auth.backoff = Backoff(free=10**9)
     token = await setup_state.issue_install_token(ctx)
     session = await state.setup.create_admin(token, "admin", "bench password 1", "127.0.0.1")
     actor = Actor(session.user.id, "admin", "127.0.0.1")

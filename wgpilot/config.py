@@ -16,6 +16,7 @@ from typing import Any
 
 DEFAULT_CONFIG = Path("/etc/wgpilot/config.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/wgpilot")
+DEFAULT_RUNTIME_DIR = Path("/run/wgpilot")
 ENV_PREFIX = "WGPILOT_"
 
 
@@ -41,6 +42,16 @@ def _listen(v: Any) -> str | None:
     if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
         return "must look like HOST:PORT, [IPv6]:PORT or :PORT"
     return None
+
+
+def _http_url(v: Any) -> str | None:
+    if v == "" or str(v).startswith(("https://", "http://")):
+        return None
+    return "must be an http(s):// URL, or empty"
+
+
+def _not_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must be 0 or greater"
 
 
 def _bcrypt_cost(v: Any) -> str | None:
@@ -78,6 +89,13 @@ OPTIONS: tuple[Option, ...] = (
         "userspace_binary", str, "wireguard-go", "userspace WireGuard daemon started for the userspace driver"
     ),
     Option("wireguard_dir", str, "/etc/wireguard", "directory of wg-quick files the setup offers to import"),
+    Option(
+        "runtime_dir",
+        str,
+        str(DEFAULT_RUNTIME_DIR),
+        "where a server with a data_dir other than the default says where it runs, "
+        "so the CLI finds it without --data-dir",
+    ),
     Option(
         "reconcile_interval",
         int,
@@ -137,9 +155,39 @@ OPTIONS: tuple[Option, ...] = (
         "seconds a live event stream stays open before the browser reconnects (re-checks its session)",
         _positive,
     ),
-    Option("metrics.token", str, "", "bearer token required by /metrics; empty = open"),
-    Option("update.url", str, "", "release manifest URL for wgpilot update"),
-    Option("update.public_key", str, "", "extra Ed25519 public key (base64) trusted for updates"),
+    Option(
+        "metrics.token",
+        str,
+        "",
+        "bearer token /metrics requires; empty = the token wgpilot generated (shown in Settings)",
+    ),
+    Option(
+        "update.release_url",
+        str,
+        "",
+        "where releases are (…/latest/download/, …/download/v<version>/); empty = the one this build was made with",
+        _http_url,
+    ),
+    Option(
+        "update.url",
+        str,
+        "",
+        "manifest of the latest release, when not <release_url>/latest/download/manifest.json ({channel} is replaced)",
+        _http_url,
+    ),
+    Option(
+        "update.public_key",
+        str,
+        "",
+        "more Ed25519 public keys (base64) trusted for updates besides the built-in one (key rotation, mirrors)",
+    ),
+    Option(
+        "update.check_interval",
+        int,
+        86400,
+        "seconds between the server's checks for a new release; 0 = never (wgpilot update still works)",
+        _not_negative,
+    ),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 
@@ -148,6 +196,8 @@ BY_KEY = {o.key: o for o in OPTIONS}
 class Settings:
     values: Mapping[str, Any]
     config_file: Path | None
+    # Keys the config file, the environment or a flag set (the rest are defaults).
+    explicit: frozenset[str] = frozenset()
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -168,7 +218,7 @@ class Settings:
         values = dict(self.values)
         for k, v in changes.items():
             values[k.replace("__", ".")] = v
-        return Settings(values, self.config_file)
+        return Settings(values, self.config_file, self.explicit | {k.replace("__", ".") for k in changes})
 
 
 def _coerce(opt: Option, raw: Any, source: str) -> Any:
@@ -243,24 +293,28 @@ def load(
             raise ConfigError(f"config file {path} does not exist")
     elif DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
+    explicit: set[str] = set()
     if path is not None:
         for key, raw in read_file(path).items():
             values[key] = _coerce(BY_KEY[key], raw, str(path))
+            explicit.add(key)
     for opt in OPTIONS:
         if opt.env in env:
             values[opt.key] = _coerce(opt, env[opt.env], f"environment {opt.env}")
+            explicit.add(opt.key)
     for key, raw in (flags or {}).items():
         if raw is None:
             continue
         if key not in BY_KEY:
             raise ConfigError(f"unknown option {key!r}")
         values[key] = _coerce(BY_KEY[key], raw, "command line")
+        explicit.add(key)
     if values["tls.mode"] == "manual" and not (values["tls.cert_file"] and values["tls.key_file"]):
         raise ConfigError("tls.mode = 'manual' needs tls.cert_file and tls.key_file")
     if values["tls.mode"] == "acme" and not values["tls.domain"]:
         raise ConfigError("tls.mode = 'acme' needs tls.domain")
     values["data_dir"] = str(Path(values["data_dir"]).expanduser().absolute())
-    return Settings(values, path)
+    return Settings(values, path, frozenset(explicit))
 
 
 def default_toml() -> str:

@@ -1,8 +1,9 @@
 """``wgpilot serve``: reconcile at start, keep converging, stop cleanly.
 
 The daemon owns the process lifecycle: signals (SIGTERM/SIGINT stop, SIGHUP
-reloads the log level), the pid file, and a set of long-running tasks (the
-reconcile loop; the HTTPS server and the monitor add theirs). Stopping cancels
+reloads the log level, SIGUSR2 stops too but exits with 75, the code the unit
+restarts on: ``update/restart.py``), the pid file, and a set of long-running tasks
+(the reconcile loop; the HTTPS server and the monitor add theirs). Stopping cancels
 the tasks in reverse order of start and closes the database last.
 """
 
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from wgpilot import config as config_mod
-from wgpilot import logsetup, unpacked
+from wgpilot import locate, logsetup, unpacked
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler
+from wgpilot.update.restart import EXIT_RESTART, RESTART_SIGNAL
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Daemon:
         self._tasks: list[tuple[str, Task, Callable[[], None] | None]] = []
         self.ready_callbacks: list[Callable[[], None]] = []
         self.grace_seconds = 10.0
+        self.restart_requested = False
 
     @property
     def pid_file(self) -> Path:
@@ -78,6 +81,14 @@ class Daemon:
             log.error("reload failed; keeping the running configuration", extra={"error": str(exc)})
         self.request_reconcile()
 
+    def _restart(self) -> None:
+        log.info(
+            "restart requested: stopping for the supervisor to start the binary again",
+            extra={"exit_code": EXIT_RESTART},
+        )
+        self.restart_requested = True
+        self.stopping.set()
+
     def _write_pid(self) -> None:
         tmp = self.pid_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"pid": os.getpid(), "started_at": int(self.started_at)}))
@@ -88,6 +99,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
         loop.add_signal_handler(signal.SIGINT, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
+        loop.add_signal_handler(RESTART_SIGNAL, self._restart)
         report = await self.reconciler.reconcile_all()
         log.info(
             "start-up reconcile done",
@@ -96,6 +108,7 @@ class Daemon:
         if not self.ctx.kernel_enabled:
             log.warning("kernel layer disabled: changes are stored but not applied (no WireGuard driver)")
         self._write_pid()
+        pointer = locate.publish(self.settings)  # so the CLI finds a non-default data_dir
         self.add_task("reconcile", self.reconcile_loop, self._wake.set)
         running = [asyncio.create_task(task(), name=name) for name, task, _ in self._tasks]
         graceful = {name for name, _, stop in self._tasks if stop is not None}
@@ -127,6 +140,7 @@ class Daemon:
         stop_wait.cancel()
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        locate.withdraw(pointer)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, RESTART_SIGNAL):
             loop.remove_signal_handler(sig)
-        return code
+        return EXIT_RESTART if self.restart_requested else code

@@ -4,9 +4,7 @@ master key, WireGuard driver, firewall, host facts."""
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
-import secrets as pysecrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,10 +28,16 @@ def prepare_data_dir(settings: Settings) -> None:
     os.chmod(settings.data_dir, 0o700)
 
 
-async def open_database(settings: Settings) -> tuple[Database, Cipher]:
-    """Open (creating when new) and migrate the database; load its master key."""
-    prepare_data_dir(settings)
+async def open_database(settings: Settings, *, create: bool = True) -> tuple[Database, Cipher]:
+    """Open (creating when new, unless not ``create``) and migrate the database; load
+    its master key."""
+    if create:
+        prepare_data_dir(settings)
+    else:
+        os.umask(0o077)  # the WAL and shared-memory files SQLite adds are private too
     is_new = not settings.db_path.exists()
+    if is_new and not create:
+        raise StorageError(f"there is no database at {settings.db_path}")
     if is_new:
         key = load_or_create_master_key(settings.master_key_path)
     elif not settings.master_key_path.exists():
@@ -58,9 +62,9 @@ async def open_database(settings: Settings) -> tuple[Database, Cipher]:
 
 @asynccontextmanager
 async def open_context(
-    settings: Settings, *, kernel: bool = True, driver: Driver | None = None
+    settings: Settings, *, kernel: bool = True, driver: Driver | None = None, create: bool = True
 ) -> AsyncIterator[Context]:
-    db, cipher = await open_database(settings)
+    db, cipher = await open_database(settings, create=create)
     try:
         if driver is None:
             driver = (
@@ -75,16 +79,6 @@ async def open_context(
             await driver.close()
     finally:
         await db.close()
-
-
-def new_install_token() -> tuple[str, str]:
-    """(token shown once to the operator, SHA-256 hash stored in the database)."""
-    token = pysecrets.token_urlsafe(24)
-    return token, hash_token(token)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def settle_heap() -> None:

@@ -178,6 +178,8 @@ async def _no_secret_leaves(ctx: Context) -> AsyncIterator[None]:
                 doc = None
             if isinstance(doc, dict) and where.endswith("/api/setup/peer"):
                 doc.pop("config", None)
+            if isinstance(doc, dict) and where == "GET /api/settings/metrics-token":
+                doc.pop("token", None)  # the one place the metrics token is shown
             text = jsonlib.dumps(doc)
         else:
             text = body.decode("latin-1")

@@ -151,28 +151,53 @@ async def test_alert_rules_crud_with_audit(client: Recorder, mon: Monitor) -> No
     assert log["items"][0]["resource"] == f"alert:{aid}"
 
 
-async def test_metrics_open_then_token(
+async def test_metrics_need_the_generated_token(
     client: Recorder, anon: Recorder, mon: Monitor, state: WebState, app: Any
 ) -> None:
+    """/metrics names every peer and its key: never open, not even to loopback, and
+    its 401 says how to authenticate."""
     nid, _ = await _ids(client)
-    r = await anon.get("/metrics")
-    assert r.status_code == 200
-    assert r.headers["content-type"].startswith("text/plain")
-    assert b'wgpilot_network_peers{network="office"}' in r.content or b"wgpilot_" in r.content
-    assert b"wgpilot_peer_rx_bytes" in r.content or b"wgpilot_network" in r.content
-
-    state.settings = state.settings.replace(metrics__token="s3cret-scrape-token")
-    r = await anon.get("/metrics")
-    assert r.status_code == 401
-    r = await anon.get("/metrics", headers={"Authorization": "Bearer wrong"})
-    assert r.status_code == 401
-    r = await anon.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
-    assert r.status_code == 200 and b"# TYPE" in r.content
+    async with _loopback(app) as loopback:
+        for c in (anon, client, loopback):  # a session is not a scrape token either
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic d2c6cGlsb3Q="}):
+                r = await c.get("/metrics", headers=headers)
+                assert r.status_code == 401, (headers, r.text)
+                assert r.headers["www-authenticate"] == 'Bearer realm="wgpilot"'
+                error = r.json()["error"]
+                assert error["code"] == "UNAUTHORIZED" and "Settings" in error["message"]
+                assert b"wgpilot_peer" not in r.content
+    assert (await anon.get("/api/settings/metrics-token")).status_code == 401  # the token is for admins
+    shown = (await client.get("/api/settings/metrics-token")).json()
+    assert shown["source"] == "generated" and len(shown["token"]) >= 32
+    assert shown == (await client.get("/api/settings/metrics-token")).json()  # stable, not per request
+    r = await anon.get("/metrics", headers={"Authorization": f"Bearer {shown['token']}"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert b'wgpilot_network_peers{network="office"}' in r.content and b"wgpilot_peer_rx_bytes" in r.content
     # Requests are counted per route template, never per concrete URL.
     await client.get(f"/api/networks/{nid}")
-    text = (await anon.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})).text
+    text = (await anon.get("/metrics", headers={"Authorization": f"bearer {shown['token']}"})).text
     assert "/api/networks/{network_id}" in text
     assert f'/api/networks/{nid}"' not in text
+
+
+async def test_metrics_token_from_the_configuration_wins(
+    client: Recorder, anon: Recorder, mon: Monitor, state: WebState
+) -> None:
+    generated = (await client.get("/api/settings/metrics-token")).json()["token"]
+    state.settings = state.settings.replace(metrics__token="s3cret-scrape-token")
+    assert (await anon.get("/metrics", headers={"Authorization": f"Bearer {generated}"})).status_code == 401
+    r = await anon.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
+    assert r.status_code == 200 and b"# TYPE" in r.content
+    # Settings says where the token comes from, without echoing the configuration file's secret.
+    assert (await client.get("/api/settings/metrics-token")).json() == {"source": "config", "token": None}
+
+
+def _loopback(app: Any) -> Recorder:
+    import httpx
+
+    return Recorder(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)), base_url="https://localhost"
+    )
 
 
 async def test_endpoints_need_a_session(anon: Recorder, mon: Monitor) -> None:
@@ -189,8 +214,9 @@ async def test_without_a_monitor_answers_503_not_500(ctx: Context, tmp_path: Any
         from tests.api.conftest import complete_setup
 
         await complete_setup(st, c)
+        token = (await c.get("/api/settings/metrics-token")).json()["token"]
         for path in ("/api/networks/1/stats", "/api/networks/1/events", "/api/events", "/metrics"):
-            r = await c.get(path)
+            r = await c.get(path, headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 503, (path, r.status_code, r.text)
             assert r.json()["error"]["code"] == "MONITOR_UNAVAILABLE"
         # Alert rules are plain data: they work without a running monitor.

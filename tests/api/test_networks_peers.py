@@ -60,6 +60,41 @@ async def test_network_errors_name_fields(client) -> None:
     assert (await client.get("/api/networks")).json()["total"] == 1
 
 
+async def test_a_network_created_without_dns_takes_the_default(client) -> None:
+    r = await client.put("/api/settings", json={"default_dns": ["9.9.9.9"]})
+    assert r.status_code == 200, r.text
+    base = {"subnet": "10.9.0.0/24"}
+    r = await client.post("/api/networks", json={"name": "dflt", **base})
+    assert r.status_code == 201 and r.json()["dns_servers"] == ["9.9.9.9"], r.text
+    await client.delete(f"/api/networks/{r.json()['id']}")
+    r = await client.post("/api/networks", json={"name": "nodns", **base, "dns_servers": []})
+    assert r.status_code == 201 and r.json()["dns_servers"] == [], r.text
+
+
+async def test_a_new_peer_gets_a_preshared_key_unless_asked_not_to(client) -> None:
+    r = await client.post("/api/networks/1/peers", json={"name": "dflt"})
+    assert r.status_code == 201 and r.json()["preshared_key"] is True, r.text
+    r = await client.post("/api/networks/1/peers", json={"name": "nopsk", "preshared_key": False})
+    assert r.status_code == 201 and r.json()["preshared_key"] is False, r.text
+    # The default is published where the UI and other clients can read it; updates have none.
+    schemas = (await client.get("/api/openapi.json")).json()["components"]["schemas"]
+    assert schemas["PeerCreate"]["properties"]["preshared_key"]["default"] is True
+    assert schemas["SetupPeer"]["properties"]["preshared_key"]["default"] is True
+    assert "default" not in schemas["PeerUpdate"]["properties"]["preshared_key"]
+
+
+async def test_an_interface_name_held_elsewhere_is_a_409_naming_interface(client, ctx) -> None:
+    ctx.driver.add_foreign_socket("wgheld0")
+    r = await client.post(
+        "/api/networks", json={"name": "x", "subnet": "10.9.0.0/24", "interface": "wgheld0"}
+    )
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "INTERFACE_IN_USE" and [f["field"] for f in err["fields"]] == ["interface"]
+    assert "outside this network namespace" in err["fields"][0]["message"]
+    assert (await client.get("/api/networks")).json()["total"] == 1
+
+
 async def test_bodies_without_content_length_are_read_whole_and_limited(client) -> None:
     # Chunked: no Content-Length, so the body arrives in pieces and the limit is
     # counted as it comes.
@@ -110,6 +145,14 @@ async def test_a_client_leaving_mid_body_is_no_error_and_changes_nothing(app, cl
     assert [getattr(r, "status", None) for r in access] == [499]
     r = await client.get("/api/networks")
     assert "half" not in [n["name"] for n in r.json()["items"]]
+
+
+async def test_ui_asset_requests_are_logged_at_debug_api_requests_at_info(client, caplog) -> None:
+    with caplog.at_level(logging.DEBUG, logger="wgpilot.http"):
+        assert (await client.get("/assets/app-1234.js")).status_code == 200
+        assert (await client.get("/api/networks")).status_code == 200
+    levels = {r.path: r.levelno for r in caplog.records if r.name == "wgpilot.http"}  # type: ignore[attr-defined]
+    assert levels == {"static": logging.DEBUG, "/api/networks": logging.INFO}, levels
 
 
 async def test_malformed_requests(client) -> None:

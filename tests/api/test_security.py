@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 
 import pytest
 from starlette.routing import Route
@@ -11,7 +12,8 @@ from starlette.routing import Route
 from tests.api.conftest import BASE, make_client
 from wgpilot.web import routes
 
-# Routes that answer without a session (SPEC §7). Everything else must say 401.
+# Routes that answer without a session (SPEC §7). Everything else must say 401,
+# /metrics included: it takes a bearer token instead of a session.
 PUBLIC = {
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/logout"),
@@ -19,7 +21,6 @@ PUBLIC = {
     ("POST", "/api/setup/admin"),
     ("GET", "/health"),
     ("GET", "/api/openapi.json"),
-    ("GET", "/metrics"),
     ("GET", "/{path:path}"),
     ("HEAD", "/{path:path}"),
 }
@@ -61,7 +62,7 @@ async def test_every_route_needs_a_session_unless_allow_listed(client, app) -> N
     assert checked >= 40
     # The allow-list itself must name only routes that exist.
     names = set(registered(app))
-    assert {p for p in PUBLIC if p[1] != "/metrics"} <= names | {("GET", "/metrics")}
+    assert names >= PUBLIC
 
 
 async def test_cross_origin_and_origin_less_writes_are_refused(client, app) -> None:
@@ -99,6 +100,9 @@ async def test_foreign_host_headers_are_refused(client, app) -> None:
     for host in ("localhost", "127.0.0.1", "[::1]:8443", "203.0.113.10", "192.168.1.10:443"):
         r = await client.get("/health", headers={"Host": host})
         assert r.status_code == 200, host
+    # The machine's own name: the start-up banner offers https://<hostname>:<port>/.
+    r = await client.get("/health", headers={"Host": f"{socket.gethostname().upper()}:8443"})
+    assert r.status_code == 200
 
 
 async def test_security_headers_everywhere(client) -> None:

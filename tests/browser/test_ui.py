@@ -164,6 +164,7 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     page.get_by_label("Public IP address").fill(SERVER_LAN)
+    page.get_by_label("DNS servers for peers").fill("9.9.9.9, 149.112.112.112")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
     expect(page.get_by_role("button", name="Create new")).to_have_attribute("aria-pressed", "true")
@@ -196,6 +197,8 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
     expect(page.get_by_label("Name")).to_have_value("typed before going back")
+    # Step 2's DNS servers are the new network's (issue 16 item 16): shown, then sent.
+    expect(page.get_by_label("DNS servers for peers")).to_have_value("9.9.9.9, 149.112.112.112")
     page.get_by_label("Name").fill("home")
     page.get_by_label("Subnet (IPv4)").fill("10.8.0.0/24")
     page.get_by_label("Listen port (UDP)").fill("51820")
@@ -230,6 +233,7 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     page.get_by_text("Show configuration text").click()
     config = page.get_by_test_id("config-text").inner_text()
     assert "[Interface]" in config and f"Endpoint = {SERVER_LAN}:51820" in config
+    assert "DNS = 9.9.9.9, 149.112.112.112\n" in config
     name, text = download(page, page.get_by_test_id("download-config"))
     assert name.endswith(".conf") and text.strip() == config.strip()
     page.get_by_role("button", name="Copy to clipboard").click()
@@ -303,6 +307,13 @@ def test_keyboard_modals_and_expired_session(stage: Stage) -> None:
     page.context.close()
 
 
+# What the API takes when a new peer's preshared_key is left out (its OpenAPI "default").
+PEER_PSK_DEFAULT = """async () => {
+  const doc = await (await fetch('/api/openapi.json')).json();
+  return doc.components.schemas.PeerCreate.properties.preshared_key.default ?? null;
+}"""
+
+
 def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
     page = signed_in(stage)
     page.get_by_role("link", name="Networks").first.click()
@@ -338,11 +349,16 @@ def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
 
     page.get_by_role("button", name="Add the first peer").click()
     page.get_by_role("dialog").get_by_label("Name").fill("laptop")
+    # One default for the preshared key (issue 16 item 22): the form starts where the API does.
+    psk_default = page.evaluate(PEER_PSK_DEFAULT)
+    assert psk_default is True, psk_default
+    expect(page.get_by_role("dialog").get_by_label(re.compile("Add a preshared key"))).to_be_checked()
     page.get_by_role("dialog").get_by_role("button", name="Add peer").click()
     config_dialog = page.get_by_role("dialog", name="Configuration of laptop")
     expect(config_dialog.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
     _, conf = download(page, config_dialog.get_by_test_id("download-config"))
     assert "Endpoint = 192.0.2.1:51821" in conf and "DNS =" not in conf
+    assert "PresharedKey = " in conf
     page.keyboard.press("Escape")  # Esc closes the modal
     expect(page.get_by_role("dialog")).to_have_count(0)
 

@@ -22,7 +22,7 @@ from wgpilot.monitor import Monitor
 from wgpilot.monitor.notify import EmailChannel, Message
 from wgpilot.runtime import open_database
 from wgpilot.services import setup_state
-from wgpilot.services.auth import RateLimiter
+from wgpilot.services.auth import Backoff, RateLimiter
 from wgpilot.services.context import Context
 from wgpilot.tls.manager import TlsManager
 from wgpilot.web.app import create_app
@@ -68,8 +68,10 @@ async def main(data_dir: Path) -> None:
         sysctl=FakeSysctl(),
     )  # type: ignore[arg-type]
     state = WebState(ctx, settings)
-    # The fuzzer logs out and back in many times; the per-IP login limit would starve it.
+    # The fuzzer logs out and back in many times (and fuzzes logins and password changes):
+    # the per-client login limit and the per-account backoff would starve it.
     state.auth.limiter = RateLimiter(limit=10**9)
+    state.auth.backoff = Backoff(free=10**9)
     token = await setup_state.issue_install_token(ctx)
     session = await state.setup.create_admin(token, "admin", PASSWORD, "127.0.0.1")
     await state.setup.server(session_actor(session), "203.0.113.10", None, ["1.1.1.1"])

@@ -1,6 +1,7 @@
-"""Fixtures for the packaging tests: releases built by release.py with a throw-away key,
-served over HTTP on 127.0.0.1, and a supervisor that keeps an installed server running
-the way systemd's Restart= would."""
+"""Fixtures for the packaging tests: releases made by release.py (keygen, build, sign)
+with a throw-away key, served over HTTP on 127.0.0.1 in GitHub Releases' layout under
+the release URL they were built with, and a supervisor that restarts an installed server
+the way the unit's Restart=on-failure does."""
 
 from __future__ import annotations
 
@@ -61,12 +62,19 @@ def wait_health(port: int, version: str | None = None, timeout: float = 30.0) ->
 
 @dataclass
 class Releases:
-    web: Path  # served root: <web>/<version>/...
-    key: Path
+    web: Path  # the served release URL: <web>/download/v<version>/..., <web>/latest/download
+    url: str  # that URL, built into the binaries and installers
+    key: Path  # the private key (unencrypted test key); its public key is <key>.pub
     build_seconds: dict[str, float]
 
+    def dir(self, version: str) -> Path:
+        return self.web / "download" / f"v{version}"
+
     def binary(self, version: str) -> Path:
-        return next((self.web / version).glob(f"wgpilot_{version}_linux_*"))
+        return next(self.dir(version).glob(f"wgpilot_{version}_linux_*"))
+
+    def public_key(self) -> str:
+        return self.key.with_name(self.key.name + ".pub").read_text().strip()
 
 
 def _have_build_tools() -> str | None:
@@ -79,50 +87,64 @@ def _have_build_tools() -> str | None:
     return None
 
 
+def release_py(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "release.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 @pytest.fixture(scope="session")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
-    """1.0.0 and 1.0.1, built, self-tested and signed by release.py."""
+def release_web(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("releases") / "web"
+
+
+@pytest.fixture(scope="session")
+def releases(release_web: Path, served: str, tmp_path_factory: pytest.TempPathFactory) -> Releases:
+    """1.0.0 and 1.0.1, built (self-tested) and signed by release.py, as the release
+    ceremony makes them (packaging/RELEASING.md), for the release URL ``served``."""
     missing = _have_build_tools()
     if missing:
         pytest.skip(missing)
-    tmp = tmp_path_factory.mktemp("releases")
-    key = tmp / "test.key"
-    web = tmp / "web"
+    key = tmp_path_factory.mktemp("offline") / "test.key"
+    release_py("keygen", str(key), "--no-passphrase")
     seconds: dict[str, float] = {}
     for version in ("1.0.0", "1.0.1"):
         started = time.monotonic()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "release.py"),
-                version,
-                "--new-test-key",
-                str(key),
-                "--out",
-                str(web),
-                "--skip-ui",
-                "--workpath",
-                str(ROOT / "build" / "pyinstaller-test"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-            cwd=ROOT,
+        proc = release_py(
+            "build",
+            version,
+            "--public-key",
+            f"{key}.pub",
+            "--release-url",
+            served,
+            "--out",
+            str(release_web),
+            "--skip-ui",
+            "--workpath",
+            str(ROOT / "build" / "pyinstaller-test"),
         )
         seconds[version] = time.monotonic() - started
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        print(f"\nrelease.py {version}: {seconds[version]:.1f}s\n{proc.stdout[-600:]}")
-    return Releases(web, key, seconds)
+        print(f"\nrelease.py build {version}: {seconds[version]:.1f}s\n{proc.stdout[-600:]}")
+        release_py("sign", str(release_web / "download" / f"v{version}"), "--key", str(key))
+    return Releases(release_web, served, key, seconds)
 
 
 @pytest.fixture(scope="session")
-def served(releases: Releases) -> Iterator[str]:
-    """The release root over HTTP on 127.0.0.1."""
+def served(release_web: Path) -> Iterator[str]:
+    """The release URL over HTTP on 127.0.0.1 (started first: it is built into the releases)."""
+    release_web.mkdir(parents=True, exist_ok=True)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
-            super().__init__(*a, directory=str(releases.web), **kw)
+            super().__init__(*a, directory=str(release_web), **kw)
 
         def log_message(self, *a):  # type: ignore[no-untyped-def]
             pass
@@ -139,12 +161,15 @@ def served(releases: Releases) -> Iterator[str]:
 
 
 class Supervisor:
-    """Runs ``argv`` and starts it again whenever it exits (systemd's Restart=always)."""
+    """Runs ``argv`` and starts it again when it fails — exits with a code other than 0
+    or is killed by a signal — as the unit's Restart=on-failure does (75 is such a code); a
+    clean exit ends it, like ``systemctl stop``. Keeps every exit code."""
 
     def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.argv, self.log, self.env = argv, log, env
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.exits: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -157,8 +182,12 @@ class Supervisor:
                 )
                 while self.proc.poll() is None and not self._stop.is_set():
                     time.sleep(0.05)
-                if not self._stop.is_set():
-                    time.sleep(0.3)  # RestartSec
+                if self._stop.is_set():
+                    break
+                self.exits.append(self.proc.returncode)
+                if self.proc.returncode == 0:
+                    break
+                time.sleep(0.3)  # RestartSec
 
     def start(self) -> Supervisor:
         self._thread.start()

@@ -1,8 +1,10 @@
 """Release + install + update on loopback, as an operator would live it:
-install.sh installs 1.0.0 into a throw-away root from a release served on 127.0.0.1,
-``wgpilot update`` moves the running server to 1.0.1, tampered 1.0.2 releases are
-refused while 1.0.1 keeps running, a 1.0.3 that dies at start is rolled back, and a
-kill -9 at any step of the swap leaves a runnable binary."""
+install.sh installs 1.0.0 into a throw-away root from releases served on 127.0.0.1 in
+the default layout (GitHub Releases' paths under the release URL built in), ``wgpilot
+update`` moves the running server to 1.0.1 (its supervisor restarts it on exit code 75),
+tampered 1.0.2 releases are refused while 1.0.1 keeps running, a 1.0.3 that dies at
+start is rolled back, a kill -9 at any step of the swap leaves a runnable binary, and a
+binary built without a release key refuses to update."""
 
 from __future__ import annotations
 
@@ -20,12 +22,21 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.packaging.conftest import ROOT, Releases, Supervisor, free_port, health, sha256, wait_health
+from tests.packaging.conftest import (
+    ROOT,
+    Releases,
+    Supervisor,
+    _have_build_tools,
+    free_port,
+    health,
+    sha256,
+    wait_health,
+)
 
 sys.path.insert(0, str(ROOT))
 import release
 from wgpilot.cli.main import cli
-from wgpilot.update import keys
+from wgpilot.update import keys, restart
 from wgpilot.update.manifest import Asset, Manifest, asset_name, host_arch
 
 pytestmark = [
@@ -34,10 +45,12 @@ pytestmark = [
 ]
 
 
-def run_install(root: Path, base: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Exactly the documented way, plus --prefix: curl -fsSL <base>/install.sh | bash."""
-    env = {**os.environ, "WGPILOT_BASE_URL": base}
-    script = f"curl -fsSL {base}/install.sh | bash -s -- --prefix {root} {' '.join(args)}"
+def run_install(
+    root: Path, script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Exactly the documented way, plus --prefix: curl -fsSL <script URL> | bash."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}, **(env or {})}
+    script = f"curl -fsSL {script} | bash -s -- --prefix {root} {' '.join(args)}"
     return subprocess.run(
         ["bash", "-c", "set -o pipefail; " + script],
         capture_output=True,
@@ -128,11 +141,13 @@ def variant(
 def installed(tmp_path: Path, releases: Releases, served: str) -> Iterator[tuple[Installed, int, Supervisor]]:
     root = tmp_path / "root"
     started = time.monotonic()
-    proc = run_install(root, f"{served}/1.0.0")
+    proc = run_install(root, f"{served}/download/v1.0.0/install.sh")  # its own version, key and URL
     took = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout + proc.stderr
     print(f"\ninstall.sh 1.0.0 into {root}: {took:.2f}s")
-    assert "SHA256SUMS signature verified" in proc.stdout and "one-time install token: " in proc.stdout
+    assert f"downloading from {served}/download/v1.0.0\n" in proc.stdout
+    assert f"SHA256SUMS signature verified (release key {releases.public_key()})" in proc.stdout
+    assert "one-time install token: " in proc.stdout
     inst = Installed(root)
     assert inst.version() == "1.0.0"
     assert inst.bin.stat().st_mode & 0o777 == 0o755
@@ -145,12 +160,11 @@ def installed(tmp_path: Path, releases: Releases, served: str) -> Iterator[tuple
     assert "net.ipv4.ip_forward = 1" in (root / "etc/sysctl.d/99-wgpilot.conf").read_text()
 
     port = free_port()
-    # what an operator would put in the config; install.sh keeps it on every re-run
-    inst.config.write_text(
-        f'listen = "127.0.0.1:{port}"\ndriver = "none"\n\n[tls]\nhttp_port = 0\n\n[update]\n'
-        f'url = "{served}/1.0.1/manifest.json"\n'
-    )
+    # what an operator would put in the config; install.sh keeps it on every re-run. No
+    # [update]: the release URL and key built into the binary are where updates come from.
+    inst.config.write_text(f'listen = "127.0.0.1:{port}"\ndriver = "none"\n\n[tls]\nhttp_port = 0\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+    env["WGPILOT_RUNTIME_DIR"] = str(tmp_path / "run")  # not the host's /run/wgpilot
     sup = Supervisor(
         [str(inst.bin), "serve", "--config", str(inst.config), "--data-dir", str(inst.data)],
         tmp_path / "serve.log",
@@ -181,8 +195,10 @@ def test_install_update_tamper_rollback_kill(
     took = time.monotonic() - started
     assert out.returncode == 0, out.stdout + out.stderr
     print(f"wgpilot update 1.0.0 → 1.0.1 (download, swap, restart, healthy): {took:.2f}s")
-    assert "updated 1.0.0 → 1.0.1" in out.stdout
+    assert "updated 1.0.0 → 1.0.1" in out.stdout and "restarting (signal)" in out.stderr
     assert wait_health(port, "1.0.1", timeout=5)["version"] == "1.0.1"
+    # 1.0.0 was asked to exit with the restart code, and restarted for that (not a clean stop)
+    assert sup.exits == [restart.EXIT_RESTART], sup.exits
     assert inst.version() == "1.0.1" and inst.highest() == "1.0.1"
     assert sha256(inst.bin) == sha256(releases.binary("1.0.1"))
     assert sha256(inst.bin.with_name("wgpilot.prev")) == sha256(releases.binary("1.0.0"))
@@ -200,7 +216,9 @@ def test_install_update_tamper_rollback_kill(
     cases.append((url, "SHA-256 does not match the signed manifest"))
     cases.append((variant(web, "wrongkey", "1.0.2", payload, other_key), "signature is not valid"))
     url = variant(web, "othersig", "1.0.2", payload, key_text)
-    (web / "othersig" / "manifest.json.sig").write_bytes((web / "1.0.1" / "SHA256SUMS.sig").read_bytes())
+    (web / "othersig" / "manifest.json.sig").write_bytes(
+        (releases.dir("1.0.1") / "SHA256SUMS.sig").read_bytes()
+    )
     cases.append((url, "signature is not valid"))
     cases.append(
         (
@@ -214,7 +232,7 @@ def test_install_update_tamper_rollback_kill(
     cases.append(
         (variant(web, "expired", "1.0.2", payload, key_text, expires=time.time() - 60), "has expired")
     )
-    cases.append(("1.0.0/manifest.json", "not newer than 1.0.1"))  # replay of a genuine older release
+    cases.append(("download/v1.0.0/manifest.json", "not newer than 1.0.1"))  # replay of a genuine older one
     cases.append(("nowhere/manifest.json", "HTTP 404"))
     for path, why in cases:
         out = inst.update(env={"WGPILOT_UPDATE_URL": f"{served}/{path}"})
@@ -229,12 +247,14 @@ def test_install_update_tamper_rollback_kill(
 
     # 1.0.3 passes every check but dies at start: rolled back automatically
     crash = b"#!/bin/sh\necho 'wgpilot 1.0.3: fatal error at start' >&2\nexit 1\n"
-    url = variant(web, "1.0.3", "1.0.3", crash, key_text)
+    variant(web, "download/v1.0.3", "1.0.3", crash, key_text)
     started = time.monotonic()
-    out = inst.update(env={"WGPILOT_UPDATE_URL": f"{served}/{url}"})
+    out = inst.update("--version", "1.0.3")
     took = time.monotonic() - started
     assert out.returncode != 0 and "rolled back, 1.0.1 running again" in out.stderr, out.stdout + out.stderr
     print(f"1.0.3 crashing at start: rolled back in {took:.1f}s ({sup.starts - starts} starts)")
+    # 1.0.1 exited with the restart code, 1.0.3 crashed (exit 1) until the rollback
+    assert sup.exits[1] == restart.EXIT_RESTART and 1 in sup.exits[2:], sup.exits
     assert sha256(inst.bin) == good and wait_health(port, "1.0.1", timeout=10)
     assert inst.highest() == "1.0.1"
 
@@ -281,52 +301,153 @@ def test_install_update_tamper_rollback_kill(
         os.replace(inst.bin.with_name("restore.tmp"), inst.bin)
     assert (health(port) or {}).get("version") == "1.0.1"
     # the next update run sweeps what the killed ones left behind
-    out = inst.update(env={"WGPILOT_UPDATE_URL": f"{served}/1.0.1/manifest.json"})
+    out = inst.update()
     assert out.returncode == 0 and "wgpilot 1.0.1 is up to date" in out.stdout, out.stderr
-    out = inst.update(
-        "--version", "1.0.1", "--restart", "none", env={"WGPILOT_UPDATE_URL": f"{served}/1.0.1/manifest.json"}
-    )
+    out = inst.update("--version", "1.0.1", "--restart", "none")
     assert out.returncode == 0, out.stderr
     assert inst.leftovers() == []
 
 
+@pytest.fixture(scope="module")
+def keyless(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one-file binary as a plain `pyinstaller wgpilot.spec` makes it: no release.py,
+    so no built-in release key (nor release URL)."""
+    missing = _have_build_tools()
+    if missing:
+        pytest.skip(missing)
+    out = tmp_path_factory.mktemp("keyless")
+    assert not (ROOT / "wgpilot" / "_build_info.py").exists()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(out),
+            "--workpath",
+            str(ROOT / "build" / "pyinstaller-test"),
+            str(ROOT / "wgpilot.spec"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out / "wgpilot"
+
+
+@pytest.mark.skipif(
+    "update" not in cli.commands, reason="`wgpilot update` is not registered in wgpilot/cli/main.py yet"
+)
+def test_binary_built_without_a_key_refuses_updates(
+    keyless: Path, releases: Releases, served: str, tmp_path: Path
+) -> None:
+    """Even pointed at a genuine release and told its key in the config: it says why and
+    changes nothing."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'driver = "none"\n\n[update]\nrelease_url = "{served}"\npublic_key = "{releases.public_key()}"\n'
+    )
+    target = tmp_path / "bin" / "wgpilot"
+    target.parent.mkdir()
+    shutil.copyfile(keyless, target)
+    target.chmod(0o755)
+    before = sha256(target)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+    for args in (["--check"], [], ["--version", "1.0.1"]):
+        out = subprocess.run(
+            [str(target), "update", "--config", str(config), "--data-dir", str(tmp_path / "data"), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+        assert out.returncode == 1, (args, out.stdout, out.stderr)
+        assert "built without a release key (release.py build --public-key)" in out.stderr, out.stderr
+    assert sha256(target) == before and sorted(p.name for p in target.parent.iterdir()) == ["wgpilot"]
+
+
+def test_installer_without_a_release_refuses_before_changing_anything(tmp_path: Path, served: str) -> None:
+    """install.sh from the source tree carries no release URL, version or key."""
+    root = tmp_path / "root"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(ROOT / "install.sh"), "--prefix", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+
+    out = run()
+    assert out.returncode == 1 and "no release URL: pass --release-url" in out.stderr, out.stderr
+    out = run("--release-url", served)
+    assert out.returncode == 1 and "no version to install: pass --version" in out.stderr, out.stderr
+    out = run("--release-url", served, "--version", "1.0")
+    assert out.returncode == 1 and "--version 1.0 is not a version" in out.stderr, out.stderr
+    out = run("--release-url", served, "--version", "v1.0.1")
+    assert out.returncode == 1 and "no release key to check the download with" in out.stderr, out.stderr
+    out = run("--release-url", served, "--version", "1.0.1", "--public-key", "c2hvcnQ=")
+    assert out.returncode == 1 and "is not base64 of a 32-byte Ed25519 key" in out.stderr, out.stderr
+    assert "==>" not in out.stdout and not (root / "usr").exists()
+
+
 def test_reinstall_upgrade_uninstall_and_refusals(tmp_path: Path, releases: Releases, served: str) -> None:
     root = tmp_path / "root"
-    assert run_install(root, f"{served}/1.0.0").returncode == 0
+    latest = f"{served}/latest/download/install.sh"
+    out = run_install(root, latest, "--version", "1.0.0")
+    assert out.returncode == 0 and f"downloading from {served}/download/v1.0.0\n" in out.stdout, out.stderr
     inst = Installed(root)
     inst.config.write_text(inst.config.read_text().replace("# http_port = 80", "http_port = 8080"))
     config_before = inst.config.read_bytes()
     db_inode = (inst.data / "data.db").stat().st_ino
     started = time.monotonic()
-    out = run_install(root, f"{served}/1.0.1")
+    out = run_install(root, latest)
     print(f"\ninstall.sh re-run (upgrade 1.0.0 → 1.0.1): {time.monotonic() - started:.2f}s")
     assert out.returncode == 0, out.stdout + out.stderr
+    assert f"downloading from {served}/download/v1.0.1\n" in out.stdout
     assert "keeping existing" in out.stdout and inst.version() == "1.0.1"
     assert inst.config.read_bytes() == config_before and (inst.data / "data.db").stat().st_ino == db_inode
     assert sha256(inst.bin.with_name("wgpilot.prev")) == sha256(releases.binary("1.0.0"))
 
     # a release whose binary or signature was tampered with is refused before installing
     bad = releases.web / "bad-install"
-    shutil.copytree(releases.web / "1.0.1", bad, dirs_exist_ok=True)
+    shutil.copytree(releases.dir("1.0.1"), bad, dirs_exist_ok=True)
     name = releases.binary("1.0.1").name
     data = bytearray((bad / name).read_bytes())
     data[1000] ^= 0xFF
     (bad / name).write_bytes(bytes(data))
-    out = run_install(tmp_path / "other", f"{served}/bad-install")
+    other = tmp_path / "other"
+    mirror = ("--base-url", f"{served}/bad-install")
+    out = run_install(other, f"{served}/bad-install/install.sh", *mirror)
     assert out.returncode != 0 and "SHA-256 mismatch" in out.stderr
-    assert not (tmp_path / "other/usr/local/bin/wgpilot").exists()
-    (bad / "SHA256SUMS.sig").write_bytes((releases.web / "1.0.0" / "SHA256SUMS.sig").read_bytes())
-    out = run_install(tmp_path / "other", f"{served}/bad-install")
+    assert not (other / "usr/local/bin/wgpilot").exists()
+    (bad / "SHA256SUMS.sig").write_bytes((releases.dir("1.0.0") / "SHA256SUMS.sig").read_bytes())
+    out = run_install(other, f"{served}/bad-install/install.sh", *mirror)
     assert out.returncode != 0 and "signature is NOT valid" in out.stderr
+    # a key pinned out of band that did not sign the release: refused
+    pinned = {"WGPILOT_PUBLIC_KEY": keys.public_text(Ed25519PrivateKey.generate().public_key())}
+    out = run_install(other, latest, env=pinned)
+    assert out.returncode != 0 and "signature is NOT valid" in out.stderr, out.stdout + out.stderr
+    assert not (other / "usr/local/bin/wgpilot").exists()
 
-    out = run_install(root, f"{served}/1.0.1", "--uninstall")
+    out = run_install(root, latest, "--uninstall")
     assert (
         out.returncode == 0
         and not inst.bin.exists()
         and (inst.data / "data.db").exists()
         and inst.config.exists()
     )
-    out = run_install(root, f"{served}/1.0.1", "--uninstall", "--purge")
+    out = run_install(root, latest, "--uninstall", "--purge")
     assert out.returncode == 0 and not inst.data.exists() and not inst.config.exists()
     assert "wgpilot:" not in (root / "etc/passwd").read_text()
 
@@ -358,6 +479,28 @@ def test_unit_verifies() -> None:
         if line.strip() and "/usr/local/bin/wgpilot" not in line
     ]
     assert problems == [], problems
+
+
+def _unit_settings() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in (ROOT / "packaging/wgpilot.service").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            values[key.strip()] = value.strip()
+    return values
+
+
+def test_unit_restarts_on_the_updaters_exit_code() -> None:
+    """The updater's restart is the server exiting with 75: the unit must start it again and
+    not call it a failure, and must still be retrying a release that crashes at start when
+    the updater rolls back (it cannot start a unit that gave up)."""
+    unit = _unit_settings()
+    assert unit["Restart"] == "on-failure"
+    assert str(restart.EXIT_RESTART) in unit["RestartForceExitStatus"].split()
+    assert str(restart.EXIT_RESTART) in unit["SuccessExitStatus"].split()
+    starts_until_rollback = restart.HEALTH_TIMEOUT / float(unit["RestartSec"]) + 2
+    assert int(unit["StartLimitBurst"]) > starts_until_rollback
+    assert float(unit["StartLimitIntervalSec"]) >= restart.HEALTH_TIMEOUT
 
 
 def test_default_config_matches_the_code() -> None:

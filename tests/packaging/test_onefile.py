@@ -37,6 +37,7 @@ class Server:
         self.config.write_text(f'listen = "127.0.0.1:{self.port}"\ndriver = "none"\n\n[tls]\nhttp_port = 0\n')
         self.argv = [*argv, "serve", "--config", str(self.config), "--data-dir", str(tmp / "data")]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("WGPILOT_", "NOTIFY_SOCKET"))}
+        self.env["WGPILOT_RUNTIME_DIR"] = str(tmp / "run")  # not the host's /run/wgpilot
 
     def start_to_health(self) -> float:
         """Seconds from exec to the first /health 200; then SIGTERM and a clean exit."""
@@ -90,7 +91,11 @@ def test_size_and_cold_start(releases: Releases, tmp_path: Path) -> None:
 
 def _status(binary: Path, data: Path, hide_libnftables: bool) -> str:
     lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libnftables.so.1")
-    body = f'WGPILOT_DRIVER=userspace "{binary}" status --data-dir "{data}"'
+    # status reads an existing database (a read-only command never creates one)
+    body = (
+        f'"{binary}" init --data-dir "{data}" >/dev/null && '
+        f'WGPILOT_DRIVER=userspace "{binary}" status --data-dir "{data}"'
+    )
     if hide_libnftables:
         body = f'mount --bind /dev/null "{lib}" && {body}'
     out = subprocess.run(

@@ -236,6 +236,7 @@ class Wgpilot:
         self.env = {
             "WGPILOT_DATA_DIR": str(self.data_dir),
             "WGPILOT_WIREGUARD_DIR": str(host.root / "wireguard"),  # not the host's /etc/wireguard
+            "WGPILOT_RUNTIME_DIR": str(host.root / "run-wgpilot"),  # not the host's /run/wgpilot
             "WGPILOT_DRIVER": self.driver,
             "WGPILOT_LOG_FORMAT": "text",
             "PYTHONUNBUFFERED": "1",

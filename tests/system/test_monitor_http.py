@@ -98,12 +98,21 @@ class Stream(EventLog):
         return [d for d in json_lines(self.log) if d.get("i") == self.index]
 
 
+def metrics_text(api: ApiAgent) -> str:
+    """One /metrics scrape as Prometheus makes it: with the bearer token an admin reads
+    in Settings (without it: 401, which is checked too)."""
+    r = api.call("GET", "/metrics")
+    assert r["status"] == 401 and r["headers"]["www-authenticate"] == 'Bearer realm="wgpilot"', r  # type: ignore[index]
+    token = api.call("GET", "/api/settings/metrics-token")["json"]["token"]  # type: ignore[index]
+    r = api.call("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert r["status"] == 200, r
+    return str(r["text"])
+
+
 def scrape(api: ApiAgent) -> dict[str, dict[str, Any]]:
     """Per-peer samples of one /metrics scrape, parsed by prometheus_client's parser."""
-    r = api.call("GET", "/metrics")
-    assert r["status"] == 200, r
     peers: dict[str, dict[str, Any]] = {}
-    for fam in text_string_to_metric_families(str(r["text"])):
+    for fam in text_string_to_metric_families(metrics_text(api)):
         for s in fam.samples:
             if s.name in ("wgpilot_peer_rx_bytes_total", "wgpilot_peer_tx_bytes_total"):
                 p = peers.setdefault(s.labels["public_key"], {})
@@ -227,7 +236,7 @@ def test_sse_metrics_and_alert_mail_through_wgpilot_serve(site: Site) -> None:
         streams.append(crowd)
         more = [crowd.view(i) for i in range(20)]
         wait_for(lambda: all(s.events("snapshot") for s in more), 30, what="20 more snapshots")
-        text = str(api.call("GET", "/metrics")["text"])
+        text = metrics_text(api)
         assert re.search(r"^wgpilot_live_subscribers(\{[^}]*\})? 21(\.0)?$", text, re.M), text[-2000:]
 
         # The client goes away: offline once the last handshake is THRESHOLD s old.

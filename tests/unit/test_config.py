@@ -18,6 +18,20 @@ def test_precedence_file_env_flags(tmp_path: Path) -> None:
     assert (s["log.level"], s["driver"]) == ("warning", "userspace")
 
 
+def test_settings_know_which_keys_were_given(tmp_path: Path) -> None:
+    """The CLI searches for a server only when no data directory was given anywhere."""
+    f = tmp_path / "c.toml"
+    f.write_text('driver = "userspace"\n')
+    assert "data_dir" not in config.load(None, env={}).explicit
+    s = config.load(f, env={"WGPILOT_LOG_LEVEL": "debug"}, flags={"data_dir": None})
+    assert s.explicit == {"driver", "log.level"}
+    assert "data_dir" in config.load(None, env={"WGPILOT_DATA_DIR": str(tmp_path)}).explicit
+    assert "data_dir" in config.load(None, env={}, flags={"data_dir": str(tmp_path)}).explicit
+    f.write_text(f'data_dir = "{tmp_path}"\n')
+    assert "data_dir" in config.load(f, env={}).explicit
+    assert "listen" in config.load(None, env={}).replace(listen=":8443").explicit
+
+
 @pytest.mark.parametrize(
     ("text", "env", "message"),
     [

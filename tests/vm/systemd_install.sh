@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs as root inside the systemd guest (tests/vm/test_systemd.py, tests/vm/systemd.py):
 # install.sh from the host's release server, the hardened unit, the setup API creating a
-# kernel WireGuard interface, `systemctl restart`, `wgpilot update` and its rollback.
-# Environment: BASE = release root as the guest sees it (http://10.0.2.2:PORT).
+# kernel WireGuard interface, `systemctl restart`, `wgpilot update` (the server exits with
+# 75 and the unit restarts it) and its rollback.
+# Environment: BASE = the release URL as the guest sees it (http://10.0.2.2:PORT), laid out
+# as GitHub Releases (download/v<version>/, latest/download/). The releases were built
+# for the host's 127.0.0.1:PORT, so the guest names BASE as the documented overrides do:
+# WGPILOT_RELEASE_URL for install.sh, WGPILOT_UPDATE_RELEASE_URL (update.release_url).
 set -euo pipefail
 
 API=https://127.0.0.1
@@ -59,14 +63,15 @@ kernel_interface() { # NAME PORT PUBKEY...: a kernel WireGuard link with that po
 
 step "waiting for the host's release server at $BASE"
 for _ in $(seq 60); do
-    curl -fsS -o /dev/null "$BASE/1.0.0/SHA256SUMS" && break
+    curl -fsS -o /dev/null "$BASE/download/v1.0.0/SHA256SUMS" && break
     sleep 1
 done
-curl -fsS -o /dev/null "$BASE/1.0.0/SHA256SUMS" || fail "cannot reach $BASE from the guest"
+curl -fsS -o /dev/null "$BASE/download/v1.0.0/SHA256SUMS" || fail "cannot reach $BASE from the guest"
 ok "systemd $(systemctl --version | head -1 | cut -d' ' -f2) is PID 1: $(ps -o comm= -p 1)"
 
 step "install.sh 1.0.0 (curl | bash, as documented)"
-curl -fsSL "$BASE/1.0.0/install.sh" | WGPILOT_BASE_URL="$BASE/1.0.0" bash 2>&1 | tee /tmp/install.log
+curl -fsSL "$BASE/download/v1.0.0/install.sh" | WGPILOT_RELEASE_URL="$BASE" bash 2>&1 | tee /tmp/install.log
+grep -q "downloading from $BASE/download/v1.0.0\$" /tmp/install.log || fail "install.sh did not pick its own release"
 grep -q 'SHA256SUMS signature verified' /tmp/install.log || fail "install.sh did not verify the signature"
 grep -q 'wgpilot.service is running' /tmp/install.log || fail "install.sh did not start the service"
 TOKEN="$(sed -n 's/.*one-time install token: //p' /tmp/install.log | tr -d '[:space:]')"
@@ -119,15 +124,23 @@ kernel_interface wgsd0 51881 "$LAPTOP"
 expect 200 GET /api/networks
 ok "restarted (main pid $before -> $after): still active, wgsd0 and its peer intact, session still valid"
 
-step "wgpilot update 1.0.0 -> 1.0.1 under systemd"
+step "wgpilot update 1.0.0 -> 1.0.1 (latest) under systemd"
 before="$(main_pid)"
-out="$(WGPILOT_UPDATE_URL="$BASE/1.0.1/manifest.json" wgpilot update 2>&1)" || fail "wgpilot update failed: $out"
+restarts="$(systemctl show -p NRestarts --value "$UNIT")"
+out="$(WGPILOT_UPDATE_RELEASE_URL="$BASE" wgpilot update 2>&1)" || fail "wgpilot update failed: $out"
 echo "$out"
 grep -q 'updated 1.0.0 → 1.0.1' <<<"$out" || fail "update did not report 1.0.0 -> 1.0.1"
+grep -q 'restarting (signal)' <<<"$out" || fail "the updater did not ask the server to restart"
 wait_healthy 1.0.1
 [[ "$(wgpilot version | cut -d' ' -f2)" == 1.0.1 ]] || fail "the installed binary is not 1.0.1"
 [[ -x /usr/local/bin/wgpilot.prev ]] || fail "no wgpilot.prev kept"
 [[ "$(state)" == active/running && "$(main_pid)" != "$before" ]] || fail "after update: $(state)"
+# systemd restarted it on exit code 75 (RestartForceExitStatus) and did not count a failure
+# (SuccessExitStatus): no systemctl involved
+[[ "$(systemctl show -p NRestarts --value "$UNIT")" -gt "$restarts" ]] || fail "the unit did not restart it itself"
+[[ "$(systemctl show -p Result --value "$UNIT")" == success ]] || fail "result after update: $(systemctl show -p Result --value "$UNIT")"
+journalctl -u "$UNIT" --no-pager -o cat | grep -q 'restart requested' || fail "1.0.0 did not log the restart request"
+ok "1.0.0 exited with 75 on the updater's request; systemd started 1.0.1 (NRestarts $restarts -> $(systemctl show -p NRestarts --value "$UNIT"))"
 kernel_interface wgsd0 51881 "$LAPTOP"
 # The service (user wgpilot) can still write its database after root ran the updater.
 expect 201 POST /api/networks/1/peers '{"name": "phone"}'
@@ -136,9 +149,9 @@ PHONE="$(jq -r .public_key /tmp/body)"
 kernel_interface wgsd0 51881 "$LAPTOP" "$PHONE"
 ok "1.0.1 running under systemd, wrote a new peer to the kernel"
 
-step "wgpilot update to a 1.0.3 that dies at start: rolled back"
+step "wgpilot update --version 1.0.3, a release that dies at start: rolled back"
 # (an && || list: neither errexit nor the ERR trap fire on the expected failure)
-out="$(WGPILOT_UPDATE_URL="$BASE/1.0.3/manifest.json" wgpilot update --health-timeout 45 2>&1)" && rc=0 || rc=$?
+out="$(WGPILOT_UPDATE_RELEASE_URL="$BASE" wgpilot update --version 1.0.3 --health-timeout 45 2>&1)" && rc=0 || rc=$?
 echo "$out"
 [[ $rc -ne 0 ]] || fail "the update to a crashing 1.0.3 reported success"
 grep -q 'rolled back, 1.0.1 running again' <<<"$out" || fail "no rollback reported"

@@ -1,8 +1,9 @@
-"""The installer on a real systemd: releases built by release.py (test key) and served by
-the host, a Debian bookworm guest (debootstrap, systemd as PID 1, kernel WireGuard) runs
-tests/vm/systemd_install.sh: ``curl … | bash`` install, the hardened unit, the setup API
-creating a kernel WireGuard interface, ``systemctl restart``, ``wgpilot update`` and the
-rollback of a release that dies at start."""
+"""The installer on a real systemd: releases made by release.py (test key) and served by
+the host in the default layout, a Debian bookworm guest (debootstrap, systemd as PID 1,
+kernel WireGuard) runs tests/vm/systemd_install.sh: ``curl … | bash`` install, the
+hardened unit, the setup API creating a kernel WireGuard interface, ``systemctl
+restart``, ``wgpilot update`` (restarted by the unit on exit code 75) and the rollback of
+a release that dies at start."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.conftest import Releases, _have_build_tools, releases, served
+from tests.packaging.conftest import Releases, _have_build_tools, release_web, releases, served
 from tests.packaging.test_install_update import variant
 from tests.vm.systemd import SystemdVm
 from tests.vm.vm import Vm
 
-__all__ = ["releases", "served"]  # fixtures, imported to be used here
+__all__ = ["release_web", "releases", "served"]  # fixtures, imported to be used here
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
 
@@ -39,7 +40,7 @@ def _build_tools() -> None:
 @pytest.mark.timeout(2400)
 def test_install_update_rollback_under_systemd(vm: Vm, releases: Releases, served: str) -> None:
     crash = b"#!/bin/sh\necho 'wgpilot 1.0.3: fatal error at start' >&2\nexit 1\n"
-    variant(releases.web, "1.0.3", "1.0.3", crash, releases.key.read_bytes())
+    variant(releases.web, "download/v1.0.3", "1.0.3", crash, releases.key.read_bytes())
     port = served.rsplit(":", 1)[1]
     base = f"http://{HOST_FROM_GUEST}:{port}"
     script = f"export BASE={base}\n" + SCRIPT.read_text()
@@ -53,6 +54,7 @@ def test_install_update_rollback_under_systemd(vm: Vm, releases: Releases, serve
         "ok: wgsd0 is kernel WireGuard on 51881",
         "ok: restarted",
         "updated 1.0.0 → 1.0.1",
+        "ok: 1.0.0 exited with 75 on the updater's request",
         "rolled back, 1.0.1 running again",
         "== all checks passed",
     ):

@@ -15,7 +15,7 @@ from wgpilot.cli.output import human_bytes, print_json, run, table
 from wgpilot.config import Settings
 from wgpilot.domain import validate
 from wgpilot.runtime import open_context
-from wgpilot.services import setup_state
+from wgpilot.services import metrics_access, setup_state
 
 
 @click.command()
@@ -24,9 +24,11 @@ from wgpilot.services import setup_state
 @click.option("--public-ip", help="address clients connect to (default: detected from the default route)")
 @click.option("--hostname", help="DNS name clients connect to (preferred over the IP in client configs)")
 def init(settings: Settings, install_token: str | None, public_ip: str | None, hostname: str | None) -> None:
-    """Create the database and print the one-time install token for the setup wizard."""
+    """Create the database and print a new one-time install token for the setup wizard
+    (none once the administrator exists: sign in and finish the wizard instead)."""
 
-    async def body() -> tuple[str | None, str | None]:
+    async def body() -> tuple[str, str | None, str | None]:
+        """(what to say: complete, admin or token; the token; the address to open)."""
         async with open_context(settings, kernel=False) as ctx:
             identity = {}
             if public_ip is not None:
@@ -37,20 +39,25 @@ def init(settings: Settings, install_token: str | None, public_ip: str | None, h
                 async with ctx.db.transaction() as tx:
                     for key, value in identity.items():
                         await ctx.settings.set(tx, key, value)
+            await metrics_access.ensure(ctx)
             if await setup_state.is_complete(ctx):
-                return None, None
-            token = await setup_state.issue_install_token(ctx, install_token)
-            return token, identity.get("hostname") or identity.get(
-                "public_ip"
-            ) or await ctx.host.public_address()
+                return "complete", None, None
+            address = identity.get("hostname") or identity.get("public_ip") or await ctx.host.public_address()
+            if await setup_state.admin_exists(ctx):
+                return "admin", None, address  # a token could do nothing now
+            return "token", await setup_state.issue_install_token(ctx, install_token), address
 
-    token, address = run(body)
-    if token is None:
+    state, token, address = run(body)
+    if state == "complete":
         click.echo(f"wgpilot is already set up ({settings.db_path}); log in with your admin account")
         return
+    url = f"https://{address or '<this server>'}/"
     click.echo(f"database ready: {settings.db_path}")
+    if token is None:
+        click.echo(f"the administrator exists: sign in at {url} and finish the setup wizard")
+        return
     click.echo(f"one-time install token: {token}")
-    click.echo(f"open https://{address or '<this server>'}/ and enter it in the setup wizard")
+    click.echo(f"open {url} and enter it in the setup wizard")
 
 
 def _server_info(settings: Settings) -> dict[str, Any] | None:
@@ -71,7 +78,7 @@ def status(settings: Settings, as_json: bool) -> None:
     """Networks, interfaces, peers online, driver and server uptime."""
 
     async def body() -> dict[str, Any]:
-        async with backend(settings) as b:
+        async with backend(settings, create=False) as b:
             return await b.status()
 
     st = run(body)
@@ -84,9 +91,10 @@ def status(settings: Settings, as_json: bool) -> None:
         return
     if server:
         pid = f"pid {server['pid']}, " if server.get("pid") else ""
-        click.echo(f"server:  running ({pid}up {_duration(server.get('uptime', 0))})")
+        where = f", data in {server['data_dir']}" if server.get("data_dir") else ""
+        click.echo(f"server:  running ({pid}up {_duration(server.get('uptime', 0))}{where})")
     else:
-        click.echo("server:  not running")
+        click.echo(f"server:  not running (database {settings.db_path})")
     driver = st["driver"]
     if driver == "none":
         click.echo(

@@ -166,7 +166,7 @@ def backup(settings: Settings, output: str | None) -> None:
     """Write a consistent online backup (database + master key: keep it as safe as the server)."""
 
     async def body() -> tuple[str, bytes]:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             return await b.backup()
 
     name, data = run(body)
@@ -193,11 +193,10 @@ def restore(settings: Settings, file: str, yes: bool) -> None:
             fail("refusing to replace the database without confirmation: pass --yes", EXIT_INPUT)
         if not click.confirm(f"Replace the current database with {file}?"):
             fail("aborted", EXIT_INPUT)
-    blob = Path(file).read_bytes()
 
     async def body() -> dict[str, Any]:
         async with backend(settings) as b:
-            return await b.restore(blob)
+            return await b.restore(Path(file))
 
     try:
         result = run(body)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wgpilot import config as config_mod
+from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.domain.models import Actor
 from wgpilot.runtime import open_context
+from wgpilot.services import backup, views
 from wgpilot.services import status as status_mod
-from wgpilot.services import views
 from wgpilot.services.auth import AuthService
 from wgpilot.services.backup import BackupService
 from wgpilot.services.context import Context
@@ -42,7 +43,7 @@ class Backend(Protocol):
         self, interfaces: list[str], files: list[str]
     ) -> tuple[list[dict[str, Any]], list[str]]: ...
     async def backup(self) -> tuple[str, bytes]: ...
-    async def restore(self, blob: bytes) -> dict[str, Any]: ...
+    async def restore(self, archive: Path) -> dict[str, Any]: ...
 
 
 class DirectBackend:
@@ -116,14 +117,18 @@ class DirectBackend:
         archive = await BackupService(self.ctx, self.settings).create(self.actor)
         return archive.filename, archive.data
 
-    async def restore(self, blob: bytes) -> dict[str, Any]:
-        return await BackupService(self.ctx, self.settings).restore(self.actor, blob)
+    async def restore(self, archive: Path) -> dict[str, Any]:
+        return await BackupService(self.ctx, self.settings).restore(self.actor, backup.read_file(archive))
 
 
 @asynccontextmanager
-async def backend(settings: config_mod.Settings, *, kernel: bool = True) -> AsyncIterator[Backend]:
+async def backend(
+    settings: config_mod.Settings, *, kernel: bool = True, create: bool = True
+) -> AsyncIterator[Backend]:
     """The backend for this invocation: the running server's API when there is one,
-    else the database directly (with the kernel driver when ``kernel``)."""
+    else the database directly (with the kernel driver when ``kernel``). Read-only
+    commands pass ``create=False``: without a server they need an existing database
+    and never make a data directory, database or key (exit 1 saying where they looked)."""
     from wgpilot.cli import remote
 
     client = remote.connect(settings)
@@ -131,5 +136,12 @@ async def backend(settings: config_mod.Settings, *, kernel: bool = True) -> Asyn
         async with client:
             yield client
         return
-    async with open_context(settings, kernel=kernel) as ctx:
+    if not create and not settings.db_path.exists():
+        raise RuntimeFailure(
+            f"no running wgpilot server found and no database at {settings.db_path} "
+            f"(looked at {remote.looked_at(settings)}); start one with `wgpilot serve`, "
+            "or pass --data-dir",
+            code="NO_SERVER",
+        )
+    async with open_context(settings, kernel=kernel, create=create) as ctx:
         yield DirectBackend(ctx, settings)

@@ -25,7 +25,7 @@ def list_(settings: Settings, as_json: bool) -> None:
     """List networks."""
 
     async def body() -> None:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             nets = await b.list_networks()
         if as_json:
             print_json(nets)
@@ -78,7 +78,11 @@ def list_(settings: Settings, as_json: bool) -> None:
     default=None,
     help="let peers reach each other (default: off in gateway mode, on otherwise)",
 )
-@click.option("--dns", "dns_servers", help="comma-separated DNS servers for client configs")
+@click.option(
+    "--dns",
+    "dns_servers",
+    help="comma-separated DNS servers for client configs (default: the server's default DNS; '' for none)",
+)
 @click.option("--mtu", type=int, help="interface MTU (1280-9000; default 1420)")
 @click.option("--interface", help="interface name (default: wg0, wg1, …)")
 @click.option("--json", "as_json", is_flag=True)

@@ -14,6 +14,7 @@ from wgpilot.cli.options import common, driver_option
 from wgpilot.cli.output import EXIT_INPUT, fail, print_json, run, table
 from wgpilot.config import Settings
 from wgpilot.domain import render
+from wgpilot.domain.models import DEFAULT_PRESHARED_KEY
 
 network_option = click.option(
     "--network", "network_ref", required=True, metavar="NAME|ID", help="the peer's network"
@@ -33,7 +34,7 @@ def list_(settings: Settings, network_ref: str, as_json: bool) -> None:
     """List the peers of a network."""
 
     async def body() -> None:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             peers = await b.list_peers(network_ref)
         if as_json:
             print_json(peers)
@@ -94,7 +95,11 @@ def parse_expiry(value: str) -> int:
     "--keepalive", "persistent_keepalive", type=int, help="PersistentKeepalive seconds (0 = off; default 25)"
 )
 @click.option("--public-key", help="use this public key (the device keeps its private key)")
-@click.option("--preshared-key/--no-preshared-key", default=False, help="generate a preshared key")
+@click.option(
+    "--preshared-key/--no-preshared-key",
+    default=None,
+    help=f"generate a preshared key (default: {'yes' if DEFAULT_PRESHARED_KEY else 'no'}, as in the web UI)",
+)
 @click.option("--endpoint", help="host:port of a peer the server can reach by itself")
 @click.option("--expires", help="unix time, ISO date, or duration (30d, 12h)")
 @click.option("--json", "as_json", is_flag=True)
@@ -182,7 +187,7 @@ def config(settings: Settings, network_ref: str, peer_ref: str, qr: bool, output
     """Print a peer's client configuration (contains its private key)."""
 
     async def body() -> tuple[dict[str, Any], str]:
-        async with backend(settings, kernel=False) as b:
+        async with backend(settings, kernel=False, create=False) as b:
             p, text = await b.peer_config(network_ref, peer_ref)
         if qr and not output:
             render.require_private_key(p["name"], p["has_private_key"])

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import io
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wgpilot import config as config_mod
+from wgpilot import locate
 from wgpilot.domain.errors import (
     ConflictError,
     FieldError,
@@ -67,9 +70,12 @@ class ApiBackend:
     def _call(self, method: str, url: str, body: Any = None) -> tuple[int, bytes, str]:
         conn = _UnixConnection(self.path)
         try:
-            if isinstance(body, bytes):
-                payload: bytes | None = body
-                headers = {"Content-Type": "application/octet-stream"}
+            if isinstance(body, io.BufferedReader):
+                payload: bytes | io.BufferedReader | None = body
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(os.fstat(body.fileno()).st_size),
+                }
             else:
                 payload = None if body is None else json.dumps(body).encode()
                 headers = {"Content-Type": "application/json"} if payload is not None else {}
@@ -165,6 +171,7 @@ class ApiBackend:
             "uptime": info["uptime"],
             "version": info["version"],
             "via": str(self.path),
+            "data_dir": str(self.path.parent),
         }
         return st
 
@@ -198,25 +205,42 @@ class ApiBackend:
             raise _error(status, json.loads(data) if data else {})
         return time.strftime("wgpilot-backup-%Y%m%d-%H%M%S.tar", time.gmtime()), data
 
-    async def restore(self, blob: bytes) -> dict[str, Any]:
-        return dict(await self.request("POST", "/api/system/restore", blob))
+    async def restore(self, archive: Path) -> dict[str, Any]:
+        try:
+            fh = archive.open("rb")
+        except OSError as exc:
+            raise ValidationError.field("file", f"cannot read {archive}: {exc.strerror}") from exc
+        with fh:  # streamed: http.client sends an open file in blocks
+            return dict(await self.request("POST", "/api/system/restore", fh))
 
 
 def control_socket(settings: config_mod.Settings) -> Path:
-    return settings.data_dir / "wgpilot.sock"
+    return locate.control_socket(settings.data_dir)
+
+
+def looked_at(settings: config_mod.Settings) -> str:
+    """Where ``connect`` looks for a server, for the message that none was found."""
+    where = f"the control socket {control_socket(settings)}"
+    if "data_dir" not in settings.explicit:
+        where += f" and the servers published in {settings['runtime_dir']}"
+    return where
 
 
 def connect(settings: config_mod.Settings) -> ApiBackend | None:
-    """An API backend when a server answers on this data directory's socket, else None."""
+    """An API backend for the running server, or None when there is none: the one on
+    the configured data directory's socket, else — when no data directory was given
+    (flag, environment or config file) — the one server published in runtime_dir
+    (see wgpilot/locate.py). Several published servers: the caller must choose."""
     path = control_socket(settings)
-    if not path.exists():
+    if locate.answers(path):
+        return ApiBackend(path)
+    if "data_dir" in settings.explicit:
         return None
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(2)
-    try:
-        probe.connect(str(path))
-    except OSError:
-        return None  # a stale socket of a server that is gone
-    finally:
-        probe.close()
-    return ApiBackend(path)
+    running = locate.published(Path(settings["runtime_dir"]))
+    if len(running) > 1:
+        raise ValidationError.field(
+            "data_dir",
+            f"several wgpilot servers are running (data in {', '.join(map(str, running))}); "
+            "choose one with --data-dir",
+        )
+    return ApiBackend(locate.control_socket(running[0])) if running else None

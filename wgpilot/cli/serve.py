@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import click
@@ -14,10 +15,11 @@ from wgpilot.daemon import Daemon
 from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.monitor import Monitor
 from wgpilot.runtime import open_context, settle_heap
-from wgpilot.services import setup_state
+from wgpilot.services import metrics_access, setup_state
 from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
 from wgpilot.update.store import DbVersionStore
-from wgpilot.update.updater import UpdateChecker, Updater
+from wgpilot.update.updater import UpdateChecker, Updater, has_source
+from wgpilot.web import banner
 from wgpilot.web.app import create_app
 from wgpilot.web.server import WebServer
 from wgpilot.web.state import WebState
@@ -38,9 +40,11 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
 
     async def body() -> int:
         async with open_context(settings) as ctx:
-            if not await setup_state.is_complete(ctx) and not await setup_state.has_install_token(ctx):
-                token = await setup_state.issue_install_token(ctx)
-                click.echo(f"one-time install token: {token}", err=True)
+            # Shown in the banner once HTTPS is bound: the install token, or what to do.
+            pending = await setup_state.pending(ctx)
+            token = pending.token if pending is not None else None
+            note = pending.message if pending is not None and token is None else None
+            await metrics_access.ensure(ctx)  # installs from before the generated token get one now
             daemon = Daemon(settings, ctx)
             state = WebState(ctx, settings)
             tls = TlsManager(settings, DbSettingsStore(ctx.db, ctx.settings))
@@ -50,9 +54,12 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
                 raise RuntimeFailure(str(exc), code="TLS_FAILED") from exc
             state.tls = tls
             state.on_change = daemon.request_reconcile
-            if settings["update.url"]:
-                state.updates = UpdateChecker(Updater(settings, DbVersionStore(ctx.db, ctx.settings)))
-                daemon.add_task("update-check", state.updates.run)
+            if has_source(settings):
+                state.updates = UpdateChecker(
+                    Updater(settings, DbVersionStore(ctx.db, ctx.settings)), settings["update.check_interval"]
+                )
+                if settings["update.check_interval"]:
+                    daemon.add_task("update-check", state.updates.run)
             # A new hostname or public IP belongs in the self-signed certificate now,
             # not at the next hourly check.
             ctx.on_identity_change(tls.refresh)
@@ -62,10 +69,24 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             app = create_app(state, record=monitor.record_request)
             web = WebServer(app, ssl_context, settings["listen"], settings.data_dir / "wgpilot.sock")
             web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
+            names = [await ctx.settings.get(ctx.db, "hostname") or "", socket.gethostname()]
+            addresses = await ctx.host.addresses()
+            shown: list[tuple[str, int]] = []
+
+            def announce(address: tuple[str, int]) -> None:
+                found = banner.urls(address, hostnames=names, addresses=addresses)
+                click.echo(banner.text(found, token=token, note=note, data_dir=settings.data_dir), err=True)
+                shown.append(address)
+
+            web.on_bound.append(announce)
             daemon.add_task("tls", tls.run)
             daemon.add_task("web", web.run, stop=web.stop)
             sdnotify.attach(daemon, ready=web.listening.wait)
             settle_heap()
-            return await daemon.run()
+            try:
+                return await daemon.run()
+            finally:
+                if pending is not None and not shown:  # never bound: not lost with the banner
+                    click.echo(pending.message, err=True)
 
     sys.exit(run(body))

@@ -18,21 +18,31 @@ from wgpilot.update.updater import Updater, check_writable, running_binary
 @click.command()
 @common
 @click.option("--check", "check_only", is_flag=True, help="only say whether an update is available")
-@click.option("--version", "version", metavar="V", help="install exactly this version (also older ones)")
 @click.option(
-    "--restart",
-    type=click.Choice(["auto", "systemd", "signal", "none"]),
-    default="auto",
-    show_default=True,
-    help="how to restart: systemctl, SIGTERM to the pid file's process (a supervisor restarts it), or not at all",
+    "--version",
+    "version",
+    metavar="V",
+    help="install exactly this version, also an older one (<release_url>/download/vV/)",
 )
 @click.option(
-    "--health-timeout", type=float, default=60.0, show_default=True, help="seconds to wait for /health"
+    "--restart",
+    type=click.Choice(["auto", "signal", "none"]),
+    default="auto",
+    show_default=True,
+    help="signal: ask the running server to exit with code 75, which its supervisor (the systemd unit) "
+    "restarts on; none: only replace the file; auto: signal when a server is running",
+)
+@click.option(
+    "--health-timeout",
+    type=float,
+    default=restart_mod.HEALTH_TIMEOUT,
+    show_default=True,
+    help="seconds to wait for /health",
 )
 def update(
     settings: Settings, check_only: bool, version: str | None, restart: str, health_timeout: float
 ) -> None:
-    """Verified self-update from the signed release manifest (update.url), with rollback."""
+    """Verified self-update from the signed release manifest, with rollback."""
 
     async def body() -> int:
         async with open_store(settings) as store:

@@ -86,6 +86,17 @@ class ExhaustedError(ConflictError):
 class AuthError(WgpilotError):
     code = "UNAUTHORIZED"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: list[FieldError] | None = None,
+        challenge: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, fields=fields)
+        self.challenge = challenge  # the credential scheme to present instead (e.g. "Bearer"), if any
+
 
 class ForbiddenError(WgpilotError):
     code = "FORBIDDEN"

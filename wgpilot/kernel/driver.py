@@ -87,6 +87,14 @@ class Driver(Protocol):
         """Every WireGuard link on the host (marked or not)."""
         ...
 
+    async def held_names(self) -> set[str]:
+        """Interface names a userspace WireGuard daemon holds through a live UAPI socket
+        (``/var/run/wireguard/<name>.sock`` with a listener behind it), whichever network
+        namespace its link is in: that directory is shared by all of them, so such a name
+        cannot be given to a new interface here. A socket file nobody listens on is stale
+        and holds nothing."""
+        ...
+
     async def create(self, name: str) -> None:
         """Create a WireGuard link named ``name`` and mark it as wgpilot's."""
         ...
@@ -161,6 +169,9 @@ class NullDriver:
 
     async def links(self) -> list[LinkState]:
         return []
+
+    async def held_names(self) -> set[str]:
+        return set()
 
     async def create(self, name: str) -> None:
         raise KernelError("no WireGuard driver is available (running with --driver none)")

@@ -34,6 +34,7 @@ class FakeDriver:
 
     def __init__(self) -> None:
         self.devs: dict[str, _Dev] = {}
+        self.held: set[str] = set()  # names a daemon in another namespace holds (UAPI sockets)
         self.ops: Counter[str] = Counter()
         self.fail_next: dict[str, str] = {}  # operation → error message
         self._next_index = 100
@@ -44,6 +45,10 @@ class FakeDriver:
         self.devs[name] = _Dev(
             self._next_index, marked=False, up=True, private_key=private_key, listen_port=port
         )
+
+    def add_foreign_socket(self, name: str) -> None:
+        """A userspace daemon in another network namespace holds ``name``."""
+        self.held.add(name)
 
     def set_stats(self, name: str, public_key: str, *, rx: int, tx: int, handshake: float) -> None:
         dev = self.devs[name]
@@ -68,8 +73,13 @@ class FakeDriver:
             for n, d in sorted(self.devs.items())
         ]
 
+    async def held_names(self) -> set[str]:
+        return set(self.held)
+
     async def create(self, name: str) -> None:
         self._op("create")
+        if name in self.held:
+            raise KernelError(f"{name}: a WireGuard process outside this network namespace holds it")
         if name in self.devs:
             if not self.devs[name].marked:
                 raise KernelError(f"{name}: an interface with this name exists")

@@ -25,6 +25,7 @@ from wgpilot.domain.errors import KernelError
 from wgpilot.kernel import wggenl
 from wgpilot.kernel.driver import MARK, DeviceState, LinkState, PeerConfig
 from wgpilot.kernel.links import Links
+from wgpilot.kernel.uapi import live_socket_names
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +282,11 @@ class NetlinkDriver:
     # -- links (rtnetlink) ----------------------------------------------------------------
     async def links(self) -> list[LinkState]:
         return await self.links_.dump({"wireguard"})
+
+    async def held_names(self) -> set[str]:
+        # Kernel links do not use UAPI sockets, but `wg` and wg-quick ask a socket of the
+        # same name before the kernel, so a name a daemon holds would confuse them.
+        return await live_socket_names()
 
     async def _link(self, name: str) -> LinkState | None:
         return next((link for link in await self.links_.dump({"wireguard"}) if link.name == name), None)

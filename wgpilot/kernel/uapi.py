@@ -39,6 +39,7 @@ SOCKET_DIR = Path("/var/run/wireguard")
 _ZERO_KEY_HEX = "0" * 64
 _READ_LIMIT = 256 * 1024 * 1024
 _START_TIMEOUT = 5.0
+_PROBE_TIMEOUT = 1.0
 
 
 class UapiError(KernelError):
@@ -246,6 +247,30 @@ def _parse_generic(name: str, text: str) -> DeviceState:
     return DeviceState(name, private_key, public, listen_port, fwmark, peers)
 
 
+async def live_socket_names(socket_dir: Path = SOCKET_DIR) -> set[str]:
+    """Names whose UAPI socket in ``socket_dir`` has a listener: the name is held by a
+    daemon, in this network namespace or any other (they all share the directory).
+    Connection refused means a stale file of a daemon that died; any other failure to
+    connect (permission, a full backlog) still means someone is there."""
+    try:
+        candidates = sorted(p for p in socket_dir.glob("*.sock") if p.is_socket())
+    except OSError:
+        return set()
+
+    async def alive(path: Path) -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), _PROBE_TIMEOUT)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except (OSError, TimeoutError):
+            return True
+        writer.close()
+        return True
+
+    found = await asyncio.gather(*(alive(p) for p in candidates))
+    return {p.name[: -len(".sock")] for p, live in zip(candidates, found, strict=True) if live}
+
+
 class UserspaceDriver:
     name = "userspace"
 
@@ -307,6 +332,9 @@ class UserspaceDriver:
         found = await self.links_.dump({"tun", "wireguard"})
         return [link for link in found if link.kind == "wireguard" or self.socket_path(link.name).exists()]
 
+    async def held_names(self) -> set[str]:
+        return await live_socket_names(self.socket_dir)
+
     async def create(self, name: str) -> None:
         path = self.socket_path(name)
         if path.exists() and self._peer_pid(name) is None:
@@ -315,6 +343,12 @@ class UserspaceDriver:
             if await self.links_.index(name) is not None:
                 raise KernelError(f"{name}: an interface with this name exists and is not a WireGuard daemon")
             await self._spawn(name)
+        elif await self.links_.index(name) is None:
+            # A live socket without a link here: a daemon in another network namespace.
+            raise KernelError(
+                f"{name}: a WireGuard process outside this network namespace holds {path}; "
+                "wgpilot does not manage it — give the network another interface name"
+            )
         await self.links_.mark(name)
 
     async def _spawn(self, name: str) -> None:

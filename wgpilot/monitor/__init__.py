@@ -14,7 +14,7 @@ metrics, alerts and health. ``Monitor`` (runner.py) wires them for ``wgpilot ser
 from __future__ import annotations
 
 from wgpilot.monitor.hub import Event, Hub, Subscription
-from wgpilot.monitor.metrics import CONTENT_TYPE, Metrics, token_ok
+from wgpilot.monitor.metrics import CONTENT_TYPE, Metrics
 from wgpilot.monitor.runner import Monitor
 from wgpilot.monitor.state import LiveState, NetworkLive, PeerStatus
 
@@ -28,5 +28,4 @@ __all__ = [
     "NetworkLive",
     "PeerStatus",
     "Subscription",
-    "token_ok",
 ]

@@ -20,7 +20,6 @@ prometheus-client's own parser in the tests.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -187,12 +186,3 @@ def _peer_lines(state: LiveState, out: list[str]) -> Iterator[None]:
     for (name, kind, doc), samples in zip(_FAMILIES, (rx, tx, hs), strict=True):
         out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")
         out.extend(samples)
-
-
-def token_ok(authorization: str | None, token: str) -> bool:
-    """Whether an ``Authorization`` header satisfies ``metrics.token`` (empty = open)."""
-    if not token:
-        return True
-    if not authorization or not authorization.startswith("Bearer "):
-        return False
-    return hmac.compare_digest(authorization[7:].strip().encode(), token.encode())

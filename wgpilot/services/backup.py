@@ -1,55 +1,56 @@
 """Backup and restore.
 
-A backup is one tar archive: ``data.db`` (a consistent online copy made with
-SQLite's backup API while the server keeps running), ``master.key`` (without it the
-keys in the database cannot be decrypted — treat the archive like the server
-itself) and ``manifest.json`` (format, version, schema version, checksums).
+A backup (backup_archive.py holds the file format) is a consistent online copy of
+the database made with SQLite's backup API while the server keeps running, and the
+master key (without it the keys in the database cannot be decrypted — treat the
+archive like the server itself).
 
-A restore is validated completely before anything live is touched: archive
-layout, checksums, SQLite integrity, schema version not newer than ours, and the
-master key actually decrypting the database's secrets. Only then are the files
-swapped (the current state is first saved under ``backups/``), the database
-reopened and migrated, and the kernel reconciled to the restored state.
+A restore touches nothing live until the backup has proven itself in a staging
+directory beside the database (backup_staging.py: the archive, its database's
+schema, integrity and key, migrated to our version). Then, under the write lock:
+the live state is saved as ``backups/pre-restore-*.tar``, the audit entries the
+backup does not have (written since it was taken) are carried into the staged
+database — a restore never rewinds the audit trail —, and the files are swapped.
+The restored database is reopened, the ``system.restore`` entry written (what was
+replaced, and where it was saved) and the kernel reconciled. If anything fails
+after the swap, the previous files go back, the kernel is reconciled to them, the
+saved copy is removed and the restore answers with the error: it happens entirely
+or not at all. A refused restore leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
-import json
+import contextlib
 import logging
 import os
 import sqlite3
-import tarfile
 import tempfile
 import time
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from wgpilot.config import Settings
-from wgpilot.domain.errors import StorageError, ValidationError
+from wgpilot.domain.errors import RuntimeFailure, StorageError, WgpilotError
 from wgpilot.domain.models import Actor
+from wgpilot.services import backup_archive
+from wgpilot.services.backup_staging import Candidate, read_only_uri, stage
 from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler
-from wgpilot.storage import migrate
-from wgpilot.storage.db import Database
-from wgpilot.storage.secrets import Cipher, read_master_key
+from wgpilot.storage import audit
+from wgpilot.storage.db import Tx
+from wgpilot.storage.secrets import Cipher
 
 log = logging.getLogger(__name__)
 
-FORMAT = "wgpilot-backup/1"
-MAX_ARCHIVE = 256 * 1024 * 1024
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+read_file = backup_archive.read_file  # what the CLI restores from
 
 
 def _copy_database(src: Path, dst: Path) -> None:
     """SQLite online backup: a consistent snapshot even while the server writes."""
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    source = sqlite3.connect(read_only_uri(src), uri=True)
     target = sqlite3.connect(dst)
     try:
         source.backup(target)
@@ -58,196 +59,245 @@ def _copy_database(src: Path, dst: Path) -> None:
         source.close()
 
 
+def _summary(path: Path) -> tuple[int, int | None, int | None]:
+    """(schema version, networks, peers) of our own database, as far as it can tell: a
+    damaged live database must still be saved (and then replaced by a restore)."""
+    conn = sqlite3.connect(read_only_uri(path), uri=True)
+    out: list[int | None] = []
+    try:
+        for sql in (
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            "SELECT COUNT(*) FROM networks",
+            "SELECT COUNT(*) FROM peers",
+        ):
+            try:
+                out.append(int(conn.execute(sql).fetchone()[0]))
+            except sqlite3.Error:
+                out.append(None)
+    finally:
+        conn.close()
+    return out[0] or 0, out[1], out[2]
+
+
+def _carry_audit(staged: Path, live: Path) -> int:
+    """Append the live audit entries the staged database lacks; returns how many."""
+    conn = sqlite3.connect(staged.resolve().as_uri(), uri=True)  # so that ATTACH takes a URI too
+    try:
+        conn.execute("ATTACH DATABASE ? AS live", (read_only_uri(live),))
+        with conn:
+            carried = audit.carry_over(conn, "live")
+        conn.execute("DETACH DATABASE live")
+        return carried
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot carry the audit log over into the restored database: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def _move_database(src: Path, dst: Path) -> None:
+    """A database file with its WAL and shared-memory files, where there are any."""
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{src}{suffix}").exists():
+            os.replace(f"{src}{suffix}", f"{dst}{suffix}")
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, WgpilotError) else "an internal error (see the server log)"
+
+
 @dataclass(frozen=True)
 class Archive:
     filename: str
     data: bytes
-    networks: int
-    peers: int
-
-
-def _bad(message: str) -> ValidationError:
-    return ValidationError.field("file", message, code="INVALID_BACKUP")
-
-
-def _inspect_database(path: Path, key: bytes) -> tuple[int, int, int]:
-    """(schema version, networks, peers) of a candidate database; raises when unusable."""
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise _bad(f"the database cannot be opened: {exc}") from exc
-    try:
-        verdict = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
-        if verdict != ["ok"]:
-            raise _bad("the database is corrupt: " + "; ".join(map(str, verdict[:3])))
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not {"schema_migrations", "networks", "peers", "settings"} <= tables:
-            raise _bad("this is not a wgpilot database")
-        version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-        if version > migrate.latest_version():
-            raise _bad(
-                f"the backup has schema version {version}, newer than this wgpilot "
-                f"({migrate.latest_version()}); upgrade wgpilot first"
-            )
-        cipher = Cipher(key)
-        row = conn.execute("SELECT private_key FROM networks LIMIT 1").fetchone()
-        if row is not None:
-            try:
-                cipher.decrypt(row[0], "network.private_key")
-            except StorageError as exc:
-                raise _bad("the master key in the backup does not match its database") from exc
-        networks = conn.execute("SELECT COUNT(*) FROM networks").fetchone()[0]
-        peers = conn.execute("SELECT COUNT(*) FROM peers").fetchone()[0]
-        return version, networks, peers
-    except sqlite3.DatabaseError as exc:
-        raise _bad(f"the database is corrupt: {exc}") from exc
-    finally:
-        conn.close()
+    networks: int | None
+    peers: int | None
 
 
 class BackupService:
     def __init__(self, ctx: Context, settings: Settings) -> None:
         self.ctx = ctx
         self.settings = settings
+        self._restoring = asyncio.Lock()  # one restore at a time: each undoes only its own swap
 
     async def create(self, actor: Actor) -> Archive:
         now = self.ctx.now()
         # The audit entry goes in first, so the backup records that it was taken.
         async with self.ctx.db.transaction() as tx:
             await self.ctx.audit.record(tx, actor, "system.backup", "system", {}, now)
-        data, networks, peers = await asyncio.to_thread(self._build)
+        data, networks, peers = await asyncio.to_thread(self._build_bytes)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
         return Archive(f"wgpilot-backup-{stamp}.tar", data, networks, peers)
 
-    def _build(self) -> tuple[bytes, int, int]:
+    def _build_bytes(self) -> tuple[bytes, int | None, int | None]:
+        with tempfile.TemporaryDirectory(dir=self.settings.data_dir) as tmp:
+            path = Path(tmp) / "backup.tar"
+            networks, peers = self._build(path)
+            return path.read_bytes(), networks, peers
+
+    def _build(self, dest: Path) -> tuple[int | None, int | None]:
+        """Write a backup of the live state to ``dest``; returns (networks, peers)."""
+        from wgpilot.version import info
+
         with tempfile.TemporaryDirectory(dir=self.settings.data_dir) as tmp:
             copy = Path(tmp) / "data.db"
             _copy_database(self.settings.db_path, copy)
-            db_bytes = copy.read_bytes()
-            key_bytes = self.settings.master_key_path.read_bytes()
-            version, networks, peers = _inspect_database(copy, read_master_key(self.settings.master_key_path))
-        from wgpilot.version import info
+            version, networks, peers = _summary(copy)
+            manifest = {
+                "created_at": int(time.time()),
+                "wgpilot_version": info()["version"],
+                "schema_version": version,
+                "networks": networks,
+                "peers": peers,
+            }
+            backup_archive.write(dest, manifest, copy, self.settings.master_key_path.read_bytes())
+        return networks, peers
 
-        manifest = {
-            "format": FORMAT,
-            "created_at": int(time.time()),
-            "wgpilot_version": info()["version"],
-            "schema_version": version,
-            "networks": networks,
-            "peers": peers,
-            "sha256": {"data.db": _sha256(db_bytes), "master.key": _sha256(key_bytes)},
-        }
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for name, blob, mode in (
-                ("manifest.json", json.dumps(manifest, indent=2).encode(), 0o600),
-                ("data.db", db_bytes, 0o600),
-                ("master.key", key_bytes, 0o600),
-            ):
-                info_ = tarfile.TarInfo(name)
-                info_.size, info_.mode, info_.mtime = len(blob), mode, int(time.time())
-                tar.addfile(info_, io.BytesIO(blob))
-        return buf.getvalue(), networks, peers
+    def _save_previous(self) -> tuple[Path, int | None, int | None]:
+        """The live state as a new ``backups/pre-restore-<time>.tar``."""
+        folder = self.settings.data_dir / "backups"
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        path, n = folder / f"pre-restore-{stamp}.tar", 1
+        while path.exists():  # two restores within a second keep both copies
+            n += 1
+            path = folder / f"pre-restore-{stamp}-{n}.tar"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            networks, peers = self._build(path)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):  # (a half-written copy; none, if the folder failed)
+                path.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise StorageError(f"cannot save the current state before the restore: {exc}") from exc
+            raise
+        return path, networks, peers
 
     # -- restore ----------------------------------------------------------------------------------
-    @staticmethod
-    def unpack(blob: bytes, into: Path) -> dict[str, Any]:
-        """Validate an archive and extract its two files into ``into``; returns the manifest."""
-        if not blob:
-            raise _bad("the upload is empty")
-        if len(blob) > MAX_ARCHIVE:
-            raise _bad("the file is too large to be a wgpilot backup")
-        try:
-            tar = tarfile.open(fileobj=io.BytesIO(blob), mode="r:")
-        except tarfile.TarError as exc:
-            raise _bad("not a wgpilot backup (expected the .tar file made by wgpilot backup)") from exc
-        with tar:
-            members = {m.name: m for m in tar.getmembers()}
-            if set(members) != {"manifest.json", "data.db", "master.key"} or not all(
-                m.isfile() for m in members.values()
-            ):
-                raise _bad("not a wgpilot backup (unexpected archive contents)")
-            files = {}
-            for name, member in members.items():
-                fh = tar.extractfile(member)
-                assert fh is not None
-                files[name] = fh.read()
-        try:
-            manifest = json.loads(files["manifest.json"])
-        except ValueError as exc:
-            raise _bad("the backup manifest is not valid JSON") from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise _bad("unknown backup format")
-        sums = manifest.get("sha256") or {}
-        for name in ("data.db", "master.key"):
-            if sums.get(name) != _sha256(files[name]):
-                raise _bad(f"{name} does not match its checksum: the backup is damaged")
-        (into / "data.db").write_bytes(files["data.db"])
-        key_path = into / "master.key"
-        key_path.write_bytes(files["master.key"])
-        os.chmod(key_path, 0o600)
-        return manifest
+    async def restore(self, actor: Actor, upload: AsyncIterable[bytes]) -> dict[str, Any]:
+        """Replace the database and master key with those of the backup ``upload``
+        (the archive's bytes, in chunks); see the module docstring."""
+        async with self._restoring:
+            with tempfile.TemporaryDirectory(dir=self.settings.data_dir, prefix=".restore-") as tmp:
+                staging = Path(tmp)
+                candidate = await stage(upload, staging)
+                return await self._replace(actor, candidate, staging)
 
-    async def restore(self, actor: Actor, blob: bytes) -> dict[str, Any]:
-        settings = self.settings
-        with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
-            staging = Path(tmp)
-            await asyncio.to_thread(self.unpack, blob, staging)
+    async def _replace(self, actor: Actor, new: Candidate, staging: Path) -> dict[str, Any]:
+        ctx = self.ctx
+        aside = staging / "previous"
+        aside.mkdir()
+        previous_cipher = ctx.cipher
+        failure: Exception | None = None
+        async with ctx.db.write_lock:
+            # Under the lock: nothing written from here on can be missing from the
+            # saved copy, nor from the audit entries carried over.
+            saved, networks_before, peers_before = await asyncio.to_thread(self._save_previous)
             try:
-                key = read_master_key(staging / "master.key")
-            except StorageError as exc:
-                raise _bad("the master key in the backup is corrupt") from exc
-            _, networks, peers = await asyncio.to_thread(_inspect_database, staging / "data.db", key)
-            # Everything checked; keep what is live now, then swap under the write lock.
-            safety = settings.data_dir / "backups"
-            safety.mkdir(mode=0o700, exist_ok=True)
-            current, _, _ = await asyncio.to_thread(self._build)
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-            (safety / f"pre-restore-{stamp}.tar").write_bytes(current)
-            os.chmod(safety / f"pre-restore-{stamp}.tar", 0o600)
-            # Migrate the staged copy before it goes live, so no request can meet a
-            # database older than this code between the swap and a later migration.
-            staged_db = Database(staging / "data.db")
-            await staged_db.open(check_integrity=False)  # checked above
+                carried = await asyncio.to_thread(_carry_audit, staging / "data.db", self.settings.db_path)
+            except BaseException:
+                saved.unlink(missing_ok=True)
+                raise
             try:
-                await migrate.migrate(staged_db)
-            finally:
-                await staged_db.close()
-            async with self.ctx.db.write_lock:
-                await self.ctx.db.close()
-                try:
-                    for suffix in ("-wal", "-shm"):
-                        Path(str(settings.db_path) + suffix).unlink(missing_ok=True)
-                    os.replace(staging / "data.db", settings.db_path)
-                    os.replace(staging / "master.key", settings.master_key_path)
-                    os.chmod(settings.db_path, 0o600)
-                finally:
-                    await self.ctx.db.open()
-                self.ctx.rekey(Cipher(key))  # reached only when the swap succeeded
-                # At once, before the lock is released: sessions, users and cached
-                # counts are the restored database's from the next request on, not
-                # only once the kernel has been reconciled (seconds later).
-                self.ctx.changed("restore")
-            await migrate.migrate(self.ctx.db)  # a no-op: the staged copy was migrated
-        async with self.ctx.db.transaction() as tx:
-            await self.ctx.audit.record(
-                tx,
-                actor,
-                "system.restore",
-                "system",
-                {"networks": networks, "peers": peers, "saved_previous": f"backups/pre-restore-{stamp}.tar"},
-                self.ctx.now(),
-            )
-        report = await Reconciler(self.ctx).reconcile_all()
-        self.ctx.changed("networks")  # the kernel now matches the restored networks
+                await self._swap(staging, aside, Cipher(new.key))
+            except BaseException as exc:
+                await self._undo(aside, previous_cipher, saved, exc)
+                if not isinstance(exc, Exception):
+                    raise
+                failure = exc
+        if failure is not None:
+            await self._rolled_back(actor, failure)
+        detail = {
+            "replaced": {"networks": networks_before, "peers": peers_before},
+            "networks": new.networks,
+            "peers": new.peers,
+            "saved_previous": f"backups/{saved.name}",
+            "backup_created_at": new.created_at,
+            "backup_schema_version": new.version,
+            "audit_entries_carried": carried,
+        }
+        try:
+            async with ctx.db.transaction() as tx:
+                await ctx.audit.record(
+                    tx, await self._as_known(tx, actor), "system.restore", "system", detail, ctx.now()
+                )
+            report = await Reconciler(ctx).reconcile_all()
+        except Exception as exc:
+            async with ctx.db.write_lock:
+                await self._undo(aside, previous_cipher, saved, exc)
+            await self._rolled_back(actor, exc)
+        ctx.changed("networks")  # the kernel now matches the restored networks
         log.info(
-            "restore complete", extra={"networks": networks, "peers": peers, "reconcile": report.actions}
+            "restore complete",
+            extra={"networks": new.networks, "peers": new.peers, "reconcile": report.actions},
         )
-        return {"restored": True, "networks": networks, "peers": peers}
+        return {"restored": True, "networks": new.networks, "peers": new.peers}
 
+    async def _swap(self, staging: Path, aside: Path, cipher: Cipher) -> None:
+        """Under the write lock: the live files aside, the staged ones in their place."""
+        settings, ctx = self.settings, self.ctx
+        await ctx.db.close()
+        _move_database(settings.db_path, aside / "data.db")
+        os.replace(settings.master_key_path, aside / "master.key")
+        _move_database(staging / "data.db", settings.db_path)
+        os.replace(staging / "master.key", settings.master_key_path)
+        os.chmod(settings.db_path, 0o600)
+        await ctx.db.open()
+        ctx.rekey(cipher)
+        # At once, before the lock is released: sessions, users and cached counts are
+        # the restored database's from the next request on.
+        ctx.changed("restore")
 
-def read_archive(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ValidationError.field("file", f"cannot read {path}: {exc.strerror}") from exc
+    async def _undo(self, aside: Path, cipher: Cipher, saved: Path, cause: BaseException) -> None:
+        """Under the write lock: whatever ``_swap`` moved goes back, reopened with its own
+        key; the saved copy, the live state again, is removed."""
+        log.error("restore failed after the swap began; rolling back", exc_info=cause)
+        db_path = self.settings.db_path
+        try:
+            await self.ctx.db.close()
+            if (aside / "data.db").exists():
+                for suffix in ("-wal", "-shm"):  # the restored database's: never the previous one's
+                    Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+                _move_database(aside / "data.db", db_path)
+            if (aside / "master.key").exists():
+                os.replace(aside / "master.key", self.settings.master_key_path)
+            await self.ctx.db.open()
+        except Exception as exc:
+            log.exception("rolling back the restore failed")
+            raise StorageError(
+                f"the restore failed ({_reason(cause)}) and the previous database could not be put back"
+                f" ({_reason(exc)}); it is saved in backups/{saved.name}: restore that file"
+            ) from cause
+        self.ctx.rekey(cipher)
+        self.ctx.changed("restore")
+        saved.unlink(missing_ok=True)
+
+    async def _rolled_back(self, actor: Actor, cause: Exception) -> NoReturn:
+        """After ``_undo``: the attempt in the audit log, the kernel back to the previous
+        state, and the error for the caller."""
+        try:
+            async with self.ctx.db.transaction() as tx:
+                await self.ctx.audit.record(
+                    tx,
+                    actor,
+                    "system.restore",
+                    "system",
+                    {"rolled_back": True, "error": _reason(cause)},
+                    self.ctx.now(),
+                )
+            await Reconciler(self.ctx).reconcile_all()
+        except Exception:  # the database is back; the kernel converges on the next reconcile
+            log.exception("after rolling back a restore")
+        self.ctx.changed("networks")
+        raise RuntimeFailure(
+            f"the restore failed and was rolled back, nothing changed: {_reason(cause)}",
+            code="RESTORE_FAILED",
+        ) from cause
+
+    async def _as_known(self, tx: Tx, actor: Actor) -> Actor:
+        """The actor as the restored database knows it: its user id only where that
+        database has the same user (the name stays either way)."""
+        if actor.user_id is None:
+            return actor
+        user = await self.ctx.users.get(tx, actor.user_id)
+        if user is not None and user.username.lower() == actor.username.lower():
+            return actor
+        return Actor(None, actor.username, actor.ip_address)

@@ -109,10 +109,31 @@ class NetworkService:
     async def _free_interface(self, conn: Conn) -> str:
         used = {n.interface for n in await self.ctx.networks.all(conn)}
         used |= {link.name for link in await self.ctx.driver.links()}
+        used |= await self.ctx.driver.held_names()
         i = 0
         while f"wg{i}" in used:
             i += 1
         return f"wg{i}"
+
+    async def _interface_taken(self, conn: Conn, iface: str) -> str | None:
+        """Why ``iface`` cannot be this network's interface, or None when it is free."""
+        other = await self.ctx.networks.get_by_interface(conn, iface)
+        if other is not None:
+            return f"{iface} is already used by network {other.name!r}"
+        if any(link.name == iface for link in await self.ctx.driver.links()):
+            return f"{iface} already exists on this host and is not managed by wgpilot"
+        if iface in await self.ctx.driver.held_names():
+            return (
+                f"{iface} is in use by a WireGuard process outside this network namespace "
+                "(not managed by wgpilot); choose another name"
+            )
+        return None
+
+    async def default_dns(self, conn: Conn) -> tuple[str, ...]:
+        """The ``default_dns`` setting (wizard step 2, Settings page): what a network gets
+        when its creator names no DNS servers. An explicit empty list means none."""
+        stored = await self.ctx.settings.get(conn, "default_dns")
+        return validate.dns_list(json.loads(stored), "default_dns") if stored else ()
 
     # -- create ----------------------------------------------------------------------
     async def create(
@@ -140,7 +161,7 @@ class NetworkService:
             f.check(validate.subnet6, subnet6, subnet_v, "subnet6") if subnet6 not in (None, "") else None
         )
         port_v = f.check(validate.port, listen_port, "listen_port") if listen_port is not None else None
-        dns_v = f.check(validate.dns_list, dns_servers, "dns_servers") if dns_servers is not None else ()
+        dns_v = f.check(validate.dns_list, dns_servers, "dns_servers") if dns_servers is not None else None
         mtu_v = f.check(validate.mtu, mtu, "mtu")
         nat_v = f.check(validate.boolean, nat_enabled, "nat_enabled") if nat_enabled is not None else None
         ipr_v = (
@@ -165,17 +186,18 @@ class NetworkService:
         async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
             if await self.ctx.networks.get_by_name(tx, name_v):
                 f.add("name", f"a network named {name_v!r} already exists")
-            if iface_v is not None:
-                if await self.ctx.networks.get_by_interface(tx, iface_v):
-                    f.add("interface", f"{iface_v} is already used by another network")
-                elif any(link.name == iface_v for link in await self.ctx.driver.links()):
-                    f.add("interface", f"{iface_v} already exists on this host and is not wgpilot's")
+            taken = await self._interface_taken(tx, iface_v) if iface_v is not None else None
             await self._check_subnets(tx, f, subnet_v, subnet6_v, None)
             if port_v is not None:
                 await self._check_port(tx, f, port_v, None)
             f.raise_if_any()
+            if taken is not None:
+                # A name someone else holds is a clash with the host's state, not bad input.
+                raise ConflictError.field("interface", taken, code="INTERFACE_IN_USE")
             if port_v is None:
                 port_v = await self._free_port(tx)
+            if dns_v is None:
+                dns_v = await self.default_dns(tx)
             iface = iface_v or await self._free_interface(tx)
             try:
                 net_id = await self.ctx.networks.insert(
@@ -188,7 +210,7 @@ class NetworkService:
                     listen_port=port_v,
                     private_key=priv,
                     public_key=keys.public_key(priv),
-                    dns_servers=dns_v or (),
+                    dns_servers=dns_v,
                     mtu=mtu_v,
                     nat_enabled=nat_v,
                     inter_peer_routing=ipr_v,

@@ -15,7 +15,7 @@ from typing import Any
 
 from wgpilot.domain import allowed_ips, ipam, keys, render, validate
 from wgpilot.domain.errors import ConflictError, KernelError, NotFoundError, ValidationError
-from wgpilot.domain.models import Actor, Mode, Network, Peer, Role
+from wgpilot.domain.models import DEFAULT_PRESHARED_KEY, Actor, Mode, Network, Peer, Role
 from wgpilot.kernel.driver import PeerConfig
 from wgpilot.services.common import UNSET, Fields, integrity_error, resolve_network
 from wgpilot.services.context import Context
@@ -262,7 +262,7 @@ class PeerService:
         client_allowed_ips: object = None,
         persistent_keepalive: object = None,
         public_key: object = None,
-        preshared_key: object = False,
+        preshared_key: object = None,
         expires_at: object = None,
         endpoint: object = None,
         enabled: bool = True,
@@ -277,7 +277,9 @@ class PeerService:
         ka_v = f.check(validate.keepalive, persistent_keepalive, "persistent_keepalive")
         pub_v = f.check(keys.check_key, public_key, "public_key") if public_key not in (None, "") else None
         psk_v = f.check(
-            validate.boolean, preshared_key if preshared_key is not None else False, "preshared_key"
+            validate.boolean,
+            preshared_key if preshared_key is not None else DEFAULT_PRESHARED_KEY,
+            "preshared_key",
         )
         exp_v = f.check(validate.timestamp, expires_at, "expires_at", now=now)
         ep_v = f.check(validate.endpoint, endpoint, "endpoint")

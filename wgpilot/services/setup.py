@@ -4,16 +4,15 @@ at the first incomplete one; once complete, every step refuses and changes nothi
 
 from __future__ import annotations
 
-import hmac
 import json
 from pathlib import Path
 from typing import Any
 
 from wgpilot.domain import validate
+from wgpilot.domain.clients import client_key
 from wgpilot.domain.errors import ConflictError, FieldError, ForbiddenError, ValidationError
 from wgpilot.domain.models import Actor, Network, Peer
-from wgpilot.runtime import hash_token
-from wgpilot.services import importer
+from wgpilot.services import importer, setup_state
 from wgpilot.services.auth import AuthService, RateLimiter, Session, check_password, check_username
 from wgpilot.services.common import Fields
 from wgpilot.services.context import Context
@@ -21,6 +20,17 @@ from wgpilot.services.networks import NetworkService
 from wgpilot.services.peers import PeerService
 
 STEPS = ("admin", "server", "network", "peer")
+
+
+def _admin_exists() -> ConflictError:
+    return ConflictError("the administrator already exists; log in to continue setup", code="ADMIN_EXISTS")
+
+
+def _wrong_token() -> ForbiddenError:
+    message = "the install token is wrong or was already used; run `wgpilot init` for a new one"
+    return ForbiddenError(
+        message, code="INVALID_INSTALL_TOKEN", fields=[FieldError("install_token", message)]
+    )
 
 
 class SetupService:
@@ -75,10 +85,17 @@ class SetupService:
     # -- step 1 ----------------------------------------------------------------------------------
     async def create_admin(self, token: str | None, username: str, password: str, ip: str | None) -> Session:
         """Step 1. ``token=None`` is for callers already trusted by the host (the root-only
-        control socket, the terminal wizard): they skip the install token."""
+        control socket, the terminal wizard): they skip the install token.
+
+        Everything cheap is checked before the password is hashed (half a second of
+        CPU): an existing administrator, then the token; both again in the transaction."""
         await self.refuse_if_complete()
         if token is not None:
-            self.token_limiter.hit(ip or "unknown")
+            self.token_limiter.hit(client_key(ip))
+        if await self.ctx.users.count(self.ctx.db) > 0:
+            raise _admin_exists()
+        if token is not None and not await setup_state.token_matches(self.ctx, token):
+            raise _wrong_token()
         f = Fields()
         username = f.check(check_username, username)
         f.check(check_password, password)
@@ -87,19 +104,13 @@ class SetupService:
         now = self.ctx.now()
         async with self.ctx.db.transaction() as tx:
             if await self.ctx.users.count(tx) > 0:
-                raise ConflictError(
-                    "the administrator already exists; log in to continue setup", code="ADMIN_EXISTS"
-                )
-            stored = await self.ctx.settings.get(tx, "install_token_hash")
-            if token is not None and (stored is None or not hmac.compare_digest(stored, hash_token(token))):
-                message = "the install token is wrong or was already used; run `wgpilot init` for a new one"
-                raise ForbiddenError(
-                    message, code="INVALID_INSTALL_TOKEN", fields=[FieldError("install_token", message)]
-                )
+                raise _admin_exists()
+            if token is not None and not await setup_state.token_matches(self.ctx, token, tx):
+                raise _wrong_token()
             uid = await self.ctx.users.insert(
                 tx, username=username, password_hash=hashed, role="admin", now=now
             )
-            await self.ctx.settings.delete(tx, "install_token_hash")
+            await setup_state.drop_install_token(self.ctx, tx)
             await self.ctx.audit.record(
                 tx, Actor(uid, username, ip), "setup.admin", f"user:{uid}", {"username": username}, now
             )
@@ -146,10 +157,7 @@ class SetupService:
             existing = await self.ctx.networks.get_by_name(self.ctx.db, name)
             if existing is not None:
                 return existing, False  # a repeated step returns what the first one made
-        if "dns_servers" not in fields:
-            default = await self.ctx.settings.get(self.ctx.db, "default_dns")
-            if default:
-                fields = {**fields, "dns_servers": json.loads(default)}
+        # Without dns_servers the network takes step 2's default DNS (NetworkService.create).
         return await self.networks.create(actor, **fields), True
 
     # -- step 4 ----------------------------------------------------------------------------------
@@ -172,7 +180,7 @@ class SetupService:
             created = True
         async with self.ctx.db.transaction() as tx:
             await self.ctx.settings.set(tx, "setup_complete", "1")
-            await self.ctx.settings.delete(tx, "install_token_hash")
+            await setup_state.drop_install_token(self.ctx, tx)
             await self.ctx.audit.record(
                 tx, actor, "setup.complete", "settings", {"peer_id": peer.id}, self.ctx.now()
             )

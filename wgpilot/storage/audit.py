@@ -1,4 +1,5 @@
-"""Repository for the ``audit_log`` table."""
+"""Repository for the ``audit_log`` table, and the carrying of an audit trail across
+a restore (``carry_over``)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,28 @@ class AuditRepo:
             [*params, limit, offset],
         )
         return [_row(r) for r in rows], total
+
+
+def carry_over(conn: sqlite3.Connection, source: str) -> int:
+    """Append to the audit log of ``conn``'s main database every entry of the attached
+    database ``source`` (a schema name of the caller's, not input) that main does not
+    hold — same id, same content —, oldest first; returns how many. A user id is kept
+    where main has that user under the same name and dropped otherwise (the name
+    stays): main may number its users differently. A ``source`` without a readable
+    audit log (a broken database) carries nothing."""
+    wanted = set(_COLUMNS.replace(" ", "").split(","))
+    have = {r[0] for r in conn.execute("SELECT name FROM pragma_table_info('audit_log', ?)", (source,))}
+    if not wanted <= have:
+        return 0
+    cur = conn.execute(
+        "INSERT INTO main.audit_log (timestamp, user_id, username, action, resource, detail, ip_address)"
+        " SELECT s.timestamp,"
+        " (SELECT u.id FROM main.users u WHERE u.id = s.user_id AND u.username = s.username),"
+        " s.username, s.action, s.resource, s.detail, s.ip_address"
+        f" FROM {source}.audit_log s"
+        " WHERE NOT EXISTS (SELECT 1 FROM main.audit_log m WHERE m.id = s.id"
+        " AND m.timestamp = s.timestamp AND m.action = s.action AND m.resource = s.resource"
+        " AND m.detail = s.detail AND m.username IS s.username AND m.ip_address IS s.ip_address)"
+        " ORDER BY s.id"
+    )
+    return int(cur.rowcount)

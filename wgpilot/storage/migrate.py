@@ -3,6 +3,9 @@
 Each migration runs in its own ``BEGIN IMMEDIATE`` transaction together with the
 ``schema_migrations`` row that records it, so a crash leaves either both or neither.
 A database written by a newer wgpilot (a version we do not know) is refused.
+
+A released migration is never changed (comments and layout aside): a restore holds a
+backup's database against what the migrations make of its version (storage/schema.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from wgpilot.storage.db import Database
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# The bookkeeping table every migrated database has besides what the migrations create.
+BOOKKEEPING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +81,7 @@ async def migrate(db: Database) -> list[int]:
     """Apply pending migrations; returns the versions applied."""
     migrations = available()
     async with db.transaction() as tx:
-        await tx.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        )
+        await tx.execute(BOOKKEEPING)
     current = await current_version(db)
     if current > len(migrations):
         raise StorageError(

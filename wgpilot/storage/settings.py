@@ -6,7 +6,7 @@ from __future__ import annotations
 from wgpilot.storage.db import Conn, Tx
 from wgpilot.storage.secrets import Cipher
 
-SECRET_KEYS = frozenset({"jwt_secret", "smtp_password", "local_api_token"})
+SECRET_KEYS = frozenset({"jwt_secret", "smtp_password", "local_api_token", "install_token", "metrics_token"})
 
 
 class SettingsRepo:

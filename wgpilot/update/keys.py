@@ -1,24 +1,23 @@
 """Which Ed25519 keys may sign a release.
 
-Trust is built into the binary: ``BUILTIN_KEYS`` (the project's published release
-key(s)) plus the key that ``release.py`` signed this very build with, which it writes
-into the generated ``wgpilot/_build_info.py`` as ``UPDATE_KEYS``. ``update.public_key``
-in the root-owned config adds one more (mirrors with their own key, tests). Nothing
-fetched over the network is ever trusted as a key.
+Trust is built into the binary: ``release.py build --public-key`` writes the release
+public key into the generated ``wgpilot/_build_info.py`` as ``UPDATE_KEYS``. A build
+without one (a plain ``pyinstaller wgpilot.spec``, a source run) trusts nothing and
+refuses every update. ``update.public_key`` in the root-owned config adds keys next to
+the built-in one (a replacement for a lost release key, a mirror signing with its own
+key); it never stands in for a missing built-in key. Nothing fetched over the network
+is ever trusted as a key. The key ceremony is in packaging/RELEASING.md.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-# Base64 of raw 32-byte Ed25519 public keys. The project's release key goes here once it
-# exists; until then a binary trusts the key its own release was signed with.
-BUILTIN_KEYS: tuple[str, ...] = ()
 
 
 class BadKey(ValueError):
@@ -38,11 +37,12 @@ def public_text(key: Ed25519PublicKey) -> str:
     return base64.b64encode(raw).decode()
 
 
-def private_key(data: bytes, source: str = "key") -> Ed25519PrivateKey:
-    """A signing key from PEM (PKCS#8) or base64 of the raw 32-byte seed."""
+def private_key(data: bytes, source: str = "key", password: bytes | None = None) -> Ed25519PrivateKey:
+    """A signing key from PEM (PKCS#8, possibly encrypted with ``password``) or base64 of
+    the raw 32-byte seed."""
     try:
         if b"-----BEGIN" in data:
-            key = serialization.load_pem_private_key(data, password=None)
+            key = serialization.load_pem_private_key(data, password=password)
             if not isinstance(key, Ed25519PrivateKey):
                 raise BadKey(f"{source}: not an Ed25519 private key")
             return key
@@ -50,7 +50,17 @@ def private_key(data: bytes, source: str = "key") -> Ed25519PrivateKey:
     except (binascii.Error, ValueError, TypeError) as exc:
         if isinstance(exc, BadKey):
             raise
+        if b"ENCRYPTED" in data:
+            raise BadKey(f"{source}: wrong passphrase, or not an Ed25519 private key") from None
         raise BadKey(f"{source}: not an Ed25519 private key (PEM or base64 seed)") from None
+
+
+def private_pem(key: Ed25519PrivateKey, passphrase: bytes = b"") -> bytes:
+    """PKCS#8 PEM, encrypted when a passphrase is given (``release.py keygen``)."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
 def private_text(key: Ed25519PrivateKey) -> str:
@@ -61,6 +71,7 @@ def private_text(key: Ed25519PrivateKey) -> str:
 
 
 def build_keys() -> tuple[str, ...]:
+    """The release key(s) this binary was built with; () for a source run or a plain build."""
     try:
         from wgpilot import _build_info  # type: ignore[attr-defined]
     except ImportError:
@@ -68,11 +79,11 @@ def build_keys() -> tuple[str, ...]:
     return tuple(getattr(_build_info, "UPDATE_KEYS", ()))
 
 
-def trusted(extra: str = "") -> list[Ed25519PublicKey]:
-    """Every key this binary accepts: built in, from the build, and ``update.public_key``."""
-    keys = [public_key(k, "built-in key") for k in (*BUILTIN_KEYS, *build_keys())]
-    if extra.strip():
-        keys += [public_key(k, "update.public_key") for k in extra.replace(",", " ").split()]
+def trusted(built_in: Sequence[str], extra: str = "") -> list[Ed25519PublicKey]:
+    """Every key accepted: the built-in ones and ``update.public_key`` (space or comma
+    separated); BadKey names the one that does not parse."""
+    keys = [public_key(k, "built-in release key") for k in built_in]
+    keys += [public_key(k, "update.public_key") for k in extra.replace(",", " ").split()]
     return keys
 
 

@@ -1,13 +1,27 @@
-"""Restarting the service after a swap, and telling whether the new one is healthy.
+"""Restarting the server after a swap, and telling whether the new one is healthy.
 
-With systemd (the installed case) the restart is ``systemctl restart wgpilot.service``:
-the D-Bus API is not reachable from the standard library, and a restart-request file
-watched by a ``.path`` unit would need a second unit and still gives no answer to wait
-on. ``systemctl`` is synchronous, reports failure, and is the one process we spawn here.
+A restart is asked of the server itself: ``RESTART_SIGNAL`` (SIGUSR2) to the pid in
+``<data_dir>/wgpilot.pid`` makes it stop as on SIGTERM but exit with ``EXIT_RESTART``
+(75, EX_TEMPFAIL), and its supervisor starts the binary again, which is now the new
+file. ``packaging/wgpilot.service`` says so: ``Restart=on-failure`` with
+``RestartForceExitStatus=75`` (start it again) and ``SuccessExitStatus=75`` (not a
+failure); any supervisor that restarts on a non-zero exit does the same (an older unit
+without those lines, docker's on-failure, runit, s6). We wait for the old process to be
+gone (SIGKILL after ``grace`` seconds, a failure the unit restarts on too); the health
+check is the answer on the new one.
 
-Without systemd (a container, a test harness) the ``signal`` strategy sends SIGTERM to
-the pid in ``<data_dir>/wgpilot.pid`` and relies on whatever supervises the process to
-start the (new) binary again; ``none`` only swaps the file.
+Chosen over asking systemd over D-Bus: the standard library has no D-Bus client (a
+dependency or a hand-written wire protocol, and a system bus that minimal hosts and
+containers lack), it would serve systemd only, and the same signal-and-exit runs under
+every supervisor, so the packaging tests exercise it with the real binary. Chosen over
+``systemctl``: no process is spawned.
+
+Rollback is the same request. A release that crashes at start leaves no process to
+ask: the supervisor's next automatic restart runs the restored file. So the unit must
+still be retrying when the health check gives up: its start limit (StartLimitBurst)
+allows more starts than ``HEALTH_TIMEOUT / RestartSec`` plus the two restarts of an
+update (tests/packaging check the unit). Should it have given up, the updater says how
+to start it again.
 """
 
 from __future__ import annotations
@@ -16,18 +30,17 @@ import contextlib
 import http.client
 import json
 import os
-import shutil
 import signal
 import ssl
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from wgpilot.update.manifest import UpdateError
-
-UNIT = "wgpilot.service"
+RESTART_SIGNAL = signal.SIGUSR2
+EXIT_RESTART = 75  # sysexits EX_TEMPFAIL; the unit's RestartForceExitStatus/SuccessExitStatus
+HEALTH_TIMEOUT = 60.0  # default seconds for the new binary to report healthy
+STOP_GRACE = 30.0  # as the unit's TimeoutStopSec
 
 
 class Restarter(Protocol):
@@ -36,49 +49,68 @@ class Restarter(Protocol):
     def restart(self) -> None: ...
 
 
-class SystemdRestarter:
-    name = "systemd"
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie has exited; it only waits for its parent (the one-file bootloader) to reap it
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
+    return True
 
-    def __init__(self, unit: str = UNIT) -> None:
-        self.unit = unit
 
-    def restart(self) -> None:
-        systemctl = shutil.which("systemctl") or "/bin/systemctl"
-        try:
-            # A release that crashed at start makes Restart= loop into the unit's start
-            # limit ("Start request repeated too quickly"), which would refuse the restart
-            # of the rolled-back binary too: clear it first (a no-op on a healthy unit).
-            subprocess.run(
-                [systemctl, "reset-failed", self.unit], capture_output=True, timeout=60, check=False
-            )
-            proc = subprocess.run(
-                [systemctl, "restart", "--no-block", self.unit],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise UpdateError(f"systemctl restart {self.unit} failed: {exc}") from None
-        if proc.returncode != 0:
-            raise UpdateError(
-                f"systemctl restart {self.unit} failed: {proc.stderr.strip() or proc.returncode}"
-            )
+def _is_server(pid: int) -> bool:
+    """The process is a ``wgpilot serve`` (not another that reuses a stale pid)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"serve" in args and any(b"wgpilot" in os.path.basename(a) for a in args if a)
+
+
+def server_pid(pid_file: Path) -> int | None:
+    """The running server's pid from its pid file, when that process is still a server."""
+    try:
+        pid = int(json.loads(pid_file.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if pid > 0 and _alive(pid) and _is_server(pid) else None
 
 
 class SignalRestarter:
+    """Asks the running server to exit with EXIT_RESTART and waits until it has."""
+
     name = "signal"
 
-    def __init__(self, pid_file: Path) -> None:
+    def __init__(self, pid_file: Path, grace: float = STOP_GRACE, poll: float = 0.1) -> None:
         self.pid_file = pid_file
+        self.grace = grace
+        self.poll = poll
 
     def restart(self) -> None:
-        try:
-            pid = int(json.loads(self.pid_file.read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # not running (or crashed): the supervisor starts it anyway
+        pid = server_pid(self.pid_file)
+        if pid is None:
+            return  # not running (or crashed): its supervisor starts the file in place
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, RESTART_SIGNAL)
+        if self._gone(pid, self.grace):
+            return
+        # stuck in shutdown: killed by a signal is a failure, which the unit restarts too
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        self._gone(pid, 10.0)
+
+    def _gone(self, pid: int, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while _alive(pid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(self.poll)
+        return True
 
 
 class NoRestart:
@@ -88,41 +120,11 @@ class NoRestart:
         return None
 
 
-def systemd_manages(unit: str = UNIT) -> bool:
-    """True when systemd is the init and knows the unit."""
-    if not Path("/run/systemd/system").is_dir() or not shutil.which("systemctl"):
-        return False
-    try:
-        proc = subprocess.run(
-            ["systemctl", "show", "-p", "LoadState", "--value", unit],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.stdout.strip() == "loaded"
-
-
-def server_running(pid_file: Path) -> bool:
-    try:
-        os.kill(int(json.loads(pid_file.read_text())["pid"]), 0)
-        return True
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
 def choose(strategy: str, pid_file: Path) -> Restarter:
-    """``auto``: systemd when it manages the unit; else SIGTERM to a running server (its
-    supervisor restarts it); else nothing is running and there is nothing to restart."""
+    """``auto``: ask the running server to restart; nothing running (a stopped service)
+    means nothing to restart, only the file is swapped."""
     if strategy == "auto":
-        if systemd_manages():
-            strategy = "systemd"
-        else:
-            strategy = "signal" if server_running(pid_file) else "none"
-    if strategy == "systemd":
-        return SystemdRestarter()
+        strategy = "signal" if server_pid(pid_file) is not None else "none"
     if strategy == "signal":
         return SignalRestarter(pid_file)
     return NoRestart()

@@ -1,9 +1,10 @@
 """``wgpilot update``: check the signed manifest, swap the binary, restart, verify
 health, roll back when the new binary does not come up.
 
-Order matters: signature → expiry/channel → version policy → download (size cap,
-SHA-256) → make executable → swap → restart → health → record. A refusal at any step
-before the swap leaves the installed binary untouched.
+Order matters: built-in key → signature → expiry/channel → version policy → download
+(size cap, SHA-256) → make executable → swap → restart → health → record. A refusal at
+any step before the swap leaves the installed binary untouched. Where the manifest and
+binary are: ``layout.py``; how the server is restarted: ``restart.py``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import logging
 import os
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from wgpilot.config import Settings
-from wgpilot.update import fetch, swap
+from wgpilot.update import fetch, layout, swap
 from wgpilot.update import keys as keys_mod
 from wgpilot.update import restart as restart_mod
 from wgpilot.update.manifest import MAX_MANIFEST, Manifest, UpdateError, host_arch, newer, verify
@@ -51,13 +51,9 @@ class MemoryStore:
         self.values[key] = value
 
 
-def manifest_url(url: str, version: str | None) -> str:
-    """``update.url`` names the channel's manifest, e.g. ``…/releases/latest/manifest.json``
-    (``{channel}`` in it is replaced by the update channel); a given version lives beside
-    it at ``…/releases/<version>/manifest.json``."""
-    if version is None:
-        return url
-    return urllib.parse.urljoin(url, f"../{urllib.parse.quote(version)}/manifest.json")
+def has_source(settings: Settings) -> bool:
+    """True when this build or the config names where releases are."""
+    return bool(layout.release_url(settings) or settings["update.url"])
 
 
 def fetch_manifest(url: str, trusted: list[keys_mod.Ed25519PublicKey], now: float, channel: str) -> Manifest:
@@ -87,10 +83,18 @@ class Updater:
     current: str = field(default_factory=lambda: version_info()["version"])
     say: Callable[[str], None] = lambda msg: None
     wait_healthy: Callable[[list[tuple[str, int]], str, float], bool] = restart_mod.wait_healthy
+    release_keys: tuple[str, ...] = field(default_factory=keys_mod.build_keys)
 
     def trusted(self) -> list[keys_mod.Ed25519PublicKey]:
+        """The built-in release key plus ``update.public_key``; a build without a built-in
+        key refuses, whatever the config says."""
+        if not self.release_keys:
+            raise UpdateError(
+                "this wgpilot was built without a release key (release.py build --public-key), so it "
+                "cannot verify an update and refuses every one; install a release build"
+            )
         try:
-            return keys_mod.trusted(self.settings["update.public_key"])
+            return keys_mod.trusted(self.release_keys, self.settings["update.public_key"])
         except keys_mod.BadKey as exc:
             raise UpdateError(str(exc)) from None
 
@@ -101,12 +105,10 @@ class Updater:
         return self.current
 
     async def plan(self, version: str | None = None) -> Plan:
-        base = self.settings["update.url"]
-        if not base:
-            raise UpdateError("no update source is configured (update.url)")
+        trusted = self.trusted()
         channel = self.channel or (await self.store.get("update_channel")) or "stable"
-        url = manifest_url(base.replace("{channel}", channel), version)
-        m = await asyncio.to_thread(fetch_manifest, url, self.trusted(), self.clock(), channel)
+        url = layout.manifest_url(self.settings, channel, version)
+        m = await asyncio.to_thread(fetch_manifest, url, trusted, self.clock(), channel)
         if version is not None and m.version != version:
             raise UpdateError(f"{url} describes {m.version}, not the requested {version}, refused")
         return Plan(m, url, self.current, await self.highest())
@@ -118,7 +120,7 @@ class Updater:
         explicit: bool,
         target: Path,
         restarter: restart_mod.Restarter,
-        health_timeout: float = 60.0,
+        health_timeout: float = restart_mod.HEALTH_TIMEOUT,
     ) -> str:
         """Install ``plan``; returns a one-line summary or raises UpdateError."""
         m = plan.manifest
@@ -131,7 +133,7 @@ class Updater:
             )
         asset = m.asset(host_arch())
         swap.clean_leftovers(target)
-        url = urllib.parse.urljoin(plan.url, asset.filename)
+        url = layout.asset_url(self.settings, plan.url, m.version, asset.filename)
         self.say(f"downloading {asset.filename} ({asset.size} bytes)")
         tmp, fh = swap.new_temp(target)
         try:
@@ -149,15 +151,22 @@ class Updater:
             return f"installed {m.version}; restart wgpilot to run it"
         targets = restart_mod.health_targets(self.settings["listen"])
         self.say(f"restarting ({restarter.name}) and waiting up to {health_timeout:.0f}s for /health")
-        restarter.restart()
+        await asyncio.to_thread(restarter.restart)
         if await asyncio.to_thread(self.wait_healthy, targets, m.version, health_timeout):
             await self._record(m.version)
             return f"updated {plan.current} → {m.version}"
         self.say(f"{m.version} did not report healthy; restoring {plan.current}")
         swap.rollback(target)
-        restarter.restart()
+        # A new server that is up but unhealthy is asked to exit; one that crashed is
+        # started again by its supervisor, now from the restored file.
+        await asyncio.to_thread(restarter.restart)
         back = await asyncio.to_thread(self.wait_healthy, targets, plan.current, health_timeout)
-        state = "running again" if back else "restored but NOT healthy either — check the logs"
+        state = (
+            "running again"
+            if back
+            else "restored but NOT healthy either — is its supervisor still restarting it? "
+            "(systemd: systemctl reset-failed wgpilot; systemctl start wgpilot), check the logs"
+        )
         raise UpdateError(
             f"{m.version} did not become healthy within {health_timeout:.0f}s; rolled back, {plan.current} {state}"
         )

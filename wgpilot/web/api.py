@@ -45,7 +45,8 @@ class IdConvertor(Convertor[int]):
 
 register_url_convertor("id", IdConvertor())
 
-AuthMode = Literal["session", "public", "setup"]
+# "bearer": no session needed; the handler checks its own bearer token (/metrics).
+AuthMode = Literal["session", "public", "setup", "bearer"]
 
 
 @dataclass
@@ -57,7 +58,6 @@ class ApiRequest:
     params: dict[str, Any]
     user: User | None
     actor: Actor
-    raw: bytes = b""
 
     @property
     def ip(self) -> str | None:
@@ -80,7 +80,7 @@ class Op:
     status: int = 200
     response: Schema | str | None = None  # a schema, a media type, or None for 204
     auth: AuthMode = "session"
-    raw_body: str | None = None  # media type of a non-JSON body (restore)
+    raw_body: str | None = None  # media type of a non-JSON body, streamed by the handler (restore)
     max_body: int = 1 << 20
     precheck: Callable[[WebState], Awaitable[None]] | None = None  # runs before auth and parsing
 
@@ -197,19 +197,17 @@ class Endpoint:
             raise AuthError("log in first", code="UNAUTHORIZED")
         query = op.query.parse(request.query_params if scope["query_string"] else {})
         body: dict[str, Any] = {}
-        raw = b""
         try:
             if op.body is not None:
                 body = _json_body(await _read_body(request.receive), ctype, op)
-            elif op.raw_body is not None:
-                if ctype != op.raw_body:
-                    raise UnsupportedMedia(f"send the body as {op.raw_body}")
-                raw = await request.body()
+            elif op.raw_body is not None and ctype != op.raw_body:
+                # The handler reads the body itself, as a stream (request.stream()).
+                raise UnsupportedMedia(f"send the body as {op.raw_body}")
         except UnsupportedMedia as exc:
             from wgpilot.web.errors import error_response
 
             return error_response(415, "UNSUPPORTED_MEDIA_TYPE", str(exc))
-        api = ApiRequest(request, state, body, query, dict(scope["path_params"]), user, actor, raw)
+        api = ApiRequest(request, state, body, query, dict(scope["path_params"]), user, actor)
         result = await op.handler(api)
         if isinstance(result, Response):
             return result

@@ -1,4 +1,9 @@
-"""/api/auth/*: log in and out, who am I, change password."""
+"""/api/auth/*: log in and out, who am I, change password.
+
+Every session comes with a second cookie, the device token (``DEVICE_COOKIE``): it
+marks this browser as one that signed in to the account, so its later logins do not
+wait behind the account's backoff (services/auth.py). It grants nothing else, and
+outlives logout on purpose."""
 
 from __future__ import annotations
 
@@ -16,9 +21,22 @@ def user_view(u: User) -> dict[str, Any]:
     return {"id": u.id, "username": u.username, "role": u.role, "created_at": u.created_at}
 
 
+DEVICE_COOKIE = "__Host-wgpilot_device"
+DEVICE_TTL = 365 * 86400
+
+
 def with_cookie(response: Response, session: Session, ttl: int) -> Response:
     response.set_cookie(
         SESSION_COOKIE, session.token, max_age=ttl, path="/", secure=True, httponly=True, samesite="strict"
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        session.device,
+        max_age=DEVICE_TTL,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
     )
     return response
 
@@ -34,7 +52,8 @@ def session_response(req: ApiRequest, session: Session, status: int = 200) -> Re
 
 
 async def login(req: ApiRequest) -> Response:
-    session = await req.state.auth.login(req.body["username"], req.body["password"], req.ip)
+    device = req.request.cookies.get(DEVICE_COOKIE)
+    session = await req.state.auth.login(req.body["username"], req.body["password"], req.ip, device)
     return session_response(req, session)
 
 

@@ -10,7 +10,8 @@ from starlette.responses import Response
 
 from wgpilot.domain.errors import AuthError, UnavailableError
 from wgpilot.monitor.hub import Subscription
-from wgpilot.monitor.metrics import CONTENT_TYPE, token_ok
+from wgpilot.monitor.metrics import CONTENT_TYPE
+from wgpilot.services import metrics_access
 from wgpilot.services.alerts import AlertService
 from wgpilot.web import wire
 from wgpilot.web.api import ApiRequest, Op
@@ -81,10 +82,19 @@ async def delete_alert(req: ApiRequest) -> None:
 
 
 async def metrics(req: ApiRequest) -> Response:
-    if not token_ok(req.request.headers.get("authorization"), req.state.settings["metrics.token"]):
-        raise AuthError("a valid bearer token is required for /metrics (metrics.token)")
+    configured = req.state.settings["metrics.token"]
+    if not await metrics_access.accepts(req.state.ctx, configured, req.request.headers.get("authorization")):
+        raise AuthError(
+            "/metrics needs Authorization: Bearer <token>: the metrics token shown in Settings "
+            "(or metrics.token from the configuration)",
+            challenge="Bearer",
+        )
     body = await _monitor(req).render_metrics()
     return Response(body, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+
+async def metrics_token(req: ApiRequest) -> dict[str, Any]:
+    return await metrics_access.view(req.state.ctx, req.state.settings["metrics.token"])
 
 
 STATS_QUERY = Query(
@@ -157,9 +167,17 @@ OPS = [
         "GET",
         "/metrics",
         metrics,
-        "Prometheus metrics (bearer token when metrics.token is set)",
+        "Prometheus metrics (Authorization: Bearer <metrics token>)",
         "monitoring",
         response=CONTENT_TYPE.split(";")[0],
-        auth="public",
+        auth="bearer",
+    ),
+    Op(
+        "GET",
+        "/api/settings/metrics-token",
+        metrics_token,
+        "The bearer token /metrics requires (null when metrics.token in the configuration sets it)",
+        "settings",
+        response=wire.METRICS_TOKEN,
     ),
 ]

@@ -85,7 +85,10 @@ async def system_info(req: ApiRequest) -> dict[str, Any]:
 
 async def update_check(req: ApiRequest) -> dict[str, Any]:
     if req.state.updates is None:
-        raise ConflictError("no update source is configured (update.url)", code="UPDATE_NOT_CONFIGURED")
+        raise ConflictError(
+            "no update source: this build names no release URL and update.release_url is empty",
+            code="UPDATE_NOT_CONFIGURED",
+        )
     return dict(await req.state.updates.check())
 
 
@@ -101,7 +104,8 @@ async def backup(req: ApiRequest) -> Response:
 
 
 async def restore(req: ApiRequest) -> dict[str, Any]:
-    return await req.state.backup.restore(req.actor, req.raw)
+    # Streamed: the service writes the archive to disk as it arrives.
+    return await req.state.backup.restore(req.actor, req.request.stream())
 
 
 async def audit_log(req: ApiRequest) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from wgpilot.domain.errors import (
 
 log = logging.getLogger(__name__)
 
+REALM = "wgpilot"
+
 STATUS = [
     (ValidationError, 422),
     (NotFoundError, 404),
@@ -82,7 +84,11 @@ def error_response(
 
 def from_domain(exc: WgpilotError) -> JSONResponse:
     status = next((s for cls, s in STATUS if isinstance(exc, cls)), 400)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, AuthError) and exc.challenge:
+        headers = {"WWW-Authenticate": f'{exc.challenge} realm="{REALM}"'}
     if status >= 500:
         log.error("request failed", extra={"code": exc.code, "error": exc.message})
     return error_response(status, exc.code, exc.message, [f.as_dict() for f in exc.fields], headers)

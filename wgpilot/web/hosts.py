@@ -1,12 +1,13 @@
 """Which Host headers the server answers to (defence against DNS rebinding): the
-configured hostname and public IP, the host's own addresses, the listen address and
-localhost. Before setup completes any IP literal is accepted too — an operator
+configured hostname and public IP, the host's own name and addresses, the listen
+address and localhost. Before setup completes any IP literal is accepted too — an operator
 behind 1:1 NAT reaches the wizard by an address the host does not know yet, and an
 IP-literal Host cannot be a rebinding attack."""
 
 from __future__ import annotations
 
 import logging
+import socket
 
 from wgpilot.services.context import Context
 from wgpilot.web.middleware import split_host
@@ -35,6 +36,7 @@ class HostPolicy:
                 names.add(value.lower())
         if self.listen_host and self.listen_host not in ("0.0.0.0", "::", ""):
             names.add(self.listen_host)
+        names.add(socket.gethostname().lower())  # the start-up banner offers it as a URL
         try:
             names |= await self.ctx.host.addresses()
         except Exception:  # host facts are a convenience; the configured names still apply

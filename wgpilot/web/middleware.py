@@ -131,13 +131,16 @@ class Edge:
                 status = 499
         finally:
             elapsed = time.perf_counter() - start
-            logged = log.isEnabledFor(logging.INFO)  # the record is built only when written
+            # Hashed UI assets are a dozen requests per page load: debug, not info.
+            level = logging.DEBUG if static_asset else logging.INFO
+            logged = log.isEnabledFor(level)  # the record is built only when written
             template = route_template(scope) if logged or self.record is not None else ""
             if self.record is not None:
                 self.record(scope["method"], template, status, elapsed)
             if logged:
                 client: Any = scope.get("client")
-                log.info(
+                log.log(
+                    level,
                     "request",
                     extra={
                         "method": scope["method"],

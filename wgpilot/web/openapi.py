@@ -125,7 +125,7 @@ def document(ops: list[Op]) -> dict[str, Any]:
                 "required": True,
                 "content": {op.raw_body: {"schema": {"type": "string", "contentMediaType": op.raw_body}}},
             }
-        entry["security"] = [] if op.auth == "public" else [{"session": []}]
+        entry["security"] = {"public": [], "bearer": [{"metrics": []}]}.get(op.auth, [{"session": []}])
         paths.setdefault(path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
@@ -140,7 +140,12 @@ def document(ops: list[Op]) -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "__Host-wgpilot_session"}
+                "session": {"type": "apiKey", "in": "cookie", "name": "__Host-wgpilot_session"},
+                "metrics": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the metrics token shown in Settings (or metrics.token)",
+                },
             },
         },
     }

@@ -44,6 +44,7 @@ class F:
     ref: str | None = None  # a named schema (responses)
     format: str | None = None
     write_only: bool = False
+    default: Any = None  # what the server takes when the field is left out (documentation only)
 
     def json_schema(self) -> dict[str, Any]:
         if self.ref is not None:
@@ -74,6 +75,8 @@ class F:
             s["format"] = self.format
         if self.write_only:
             s["writeOnly"] = True
+        if self.default is not None:
+            s["default"] = self.default
         return s
 
     def check(self, value: Any, path: str, errors: list[FieldError]) -> None:

@@ -164,7 +164,7 @@ class WebServer:
         log.info(
             "listening",
             extra={
-                "url": f"https://{self.display_host()}:{self.address[1]}/",
+                "address": f"{self.display_host()}:{self.address[1]}",
                 "control_socket": str(self.control),
             },
         )
@@ -177,10 +177,9 @@ class WebServer:
                 self.control.unlink()
 
     def display_host(self) -> str:
+        """The bound host as written in a URL (the URLs themselves: web/banner.py)."""
         assert self.address is not None
         host = self.address[0]
-        if host in ("::", "0.0.0.0", "::ffff:0.0.0.0"):
-            return "<this server>"
         return f"[{host}]" if ":" in host else host
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@ Field names are the column names of SPEC §3."""
 
 from __future__ import annotations
 
+from wgpilot.domain.models import DEFAULT_PRESHARED_KEY
 from wgpilot.web.schemas import F, Schema, array_of, boolean, integer, obj, string, strings
 
 TS = {"minimum": 0, "description": "unix seconds"}
@@ -68,7 +69,7 @@ _PEER_FIELDS = {
     "client_allowed_ips": strings(description="split tunnel: AllowedIPs of the client config"),
     "persistent_keepalive": integer(nullable=True, minimum=0, maximum=65535),
     "public_key": string(nullable=True, max_length=64, description="bring your own key"),
-    "preshared_key": boolean(description="true: generate a preshared key"),
+    "preshared_key": boolean(description="true: generate a preshared key", default=DEFAULT_PRESHARED_KEY),
     "expires_at": integer(nullable=True, **TS),
     "endpoint": string(nullable=True, max_length=260),
 }
@@ -76,7 +77,12 @@ PEER_CREATE = Schema("PeerCreate", _PEER_FIELDS)
 PEER_UPDATE = Schema(
     "PeerUpdate",
     {
-        **{k: F(**{**v.__dict__, "required": False}) for k, v in _PEER_FIELDS.items() if k != "public_key"},
+        # An update changes only what it names: no field has a default there.
+        **{
+            k: F(**{**v.__dict__, "required": False, "default": None})
+            for k, v in _PEER_FIELDS.items()
+            if k != "public_key"
+        },
         "enabled": boolean(),
     },
 )
@@ -303,6 +309,13 @@ SETTINGS = Schema(
         "update_channel": string(required=True),
     },
 )
+METRICS_TOKEN = Schema(
+    "MetricsToken",
+    {
+        "source": string(required=True, enum=("generated", "config")),
+        "token": string(required=True, nullable=True),
+    },
+)
 SETUP_STATUS = Schema(
     "SetupStatus",
     {
@@ -457,6 +470,7 @@ RESPONSE_SCHEMAS = [
     STATUS,
     AUDIT,
     SETTINGS,
+    METRICS_TOKEN,
     SETUP_STATUS,
     SETUP_STEPS,
     EXISTING_INTERFACE,

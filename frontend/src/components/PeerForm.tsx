@@ -36,6 +36,8 @@ export function peerDefaults(name = ''): PeerValues {
     endpoint: '',
     own_key: false,
     public_key: '',
+    // The server's default (domain/models.py DEFAULT_PRESHARED_KEY, published as the
+    // "default" of PeerCreate.preshared_key in /api/openapi.json); a browser test holds them equal.
     preshared_key: true,
     expires_at: '',
     enabled: true,

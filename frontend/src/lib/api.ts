@@ -6,6 +6,7 @@ import type {
   AuditEntry,
   Bridge,
   Health,
+  MetricsToken,
   Network,
   OkMessage,
   Page,
@@ -133,6 +134,7 @@ export const api = {
     update: async (body: SettingsInput) =>
       (await request<Settings | undefined>('/api/settings', { method: 'PUT', json: body })) ?? request<Settings>('/api/settings'),
     tls: () => request<TlsStatus>('/api/settings/tls'),
+    metricsToken: () => request<MetricsToken>('/api/settings/metrics-token'),
     tlsTest: () => request<OkMessage>('/api/settings/tls/test', { method: 'POST' }),
     smtpTest: (to?: string) => request<OkMessage>('/api/settings/smtp/test', { method: 'POST', json: to ? { to } : {} }),
   },

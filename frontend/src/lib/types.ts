@@ -169,6 +169,12 @@ export interface Settings {
   update_channel: string | null;
 }
 
+/** GET /api/settings/metrics-token: token is null when metrics.token in the configuration sets it. */
+export interface MetricsToken {
+  source: 'generated' | 'config';
+  token: string | null;
+}
+
 export interface TlsStatus {
   mode: string;
   domain: string | null;

@@ -3,12 +3,13 @@ import { FormErrors, SelectField, TextAreaField, TextField } from '../components
 import { useToast } from '../components/Toast';
 import { Badge, Card, ErrorState, Loading, Notice, PageHeader } from '../components/ui';
 import { api } from '../lib/api';
+import { copyText } from '../lib/clipboard';
 import { serverNow } from '../lib/clock';
 import { describeError } from '../lib/errors';
 import { formatDateTime } from '../lib/format';
 import { useForm } from '../lib/form';
 import { useAsync, useDocumentTitle } from '../lib/hooks';
-import type { OkMessage, Settings, TlsStatus } from '../lib/types';
+import type { MetricsToken, OkMessage, Settings, TlsStatus } from '../lib/types';
 import { checkDnsList, checkEmail, checkHostname, checkPort, checkPublicIp, collect, splitList, toInt } from '../lib/validate';
 
 function IdentityForm({ settings, onSaved }: { settings: Settings; onSaved: (s: Settings) => void }) {
@@ -155,6 +156,71 @@ function TlsFacts({ tls }: { tls: TlsStatus }) {
   );
 }
 
+/** The bearer token /metrics requires: a secret, so shown only when asked for. */
+function MetricsCard() {
+  const [shown, setShown] = useState<MetricsToken | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [copied, setCopied] = useState<'idle' | 'done' | 'failed'>('idle');
+  const reveal = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setShown(await api.settings.metricsToken());
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const copy = async (token: string) => {
+    try {
+      await copyText(token);
+      setCopied('done');
+    } catch {
+      setCopied('failed');
+    }
+    window.setTimeout(() => setCopied('idle'), 2500);
+  };
+  return (
+    <Card
+      title="Prometheus"
+      actions={
+        shown ? (
+          <button type="button" className="btn btn-small" onClick={() => setShown(null)}>
+            Hide token
+          </button>
+        ) : (
+          <button type="button" className="btn btn-small" onClick={() => void reveal()} disabled={busy}>
+            {busy ? 'Loading…' : 'Show token'}
+          </button>
+        )
+      }
+    >
+      <p className="field-hint">
+        <span className="mono">/metrics</span> answers only requests with <span className="mono">Authorization: Bearer &lt;token&gt;</span> (in Prometheus:{' '}
+        <span className="mono">authorization: {'{'}credentials_file: …{'}'}</span>).
+      </p>
+      {error !== null && <Notice tone="bad">{describeError(error)}</Notice>}
+      {shown?.source === 'config' && (
+        <Notice tone="info">
+          The token is set by <span className="mono">metrics.token</span> in the configuration file; read it there.
+        </Notice>
+      )}
+      {shown?.token && (
+        <div className="button-row">
+          <code className="break" data-testid="metrics-token">
+            {shown.token}
+          </code>
+          <button type="button" className="btn btn-small" onClick={() => void copy(shown.token ?? '')}>
+            {copied === 'done' ? 'Copied ✓' : copied === 'failed' ? 'Copy failed' : 'Copy'}
+          </button>
+        </div>
+      )}
+    </Card>
+  );
+}
+
 function SmtpForm({ settings, onSaved }: { settings: Settings; onSaved: (s: Settings) => void }) {
   const toast = useToast();
   const form = useForm(
@@ -294,6 +360,7 @@ export default function SettingsPage() {
             <IdentityForm settings={data.data} onSaved={(s) => data.setData(s)} />
           </Card>
           <TlsCard />
+          <MetricsCard />
           <Card title="E-mail (SMTP)">
             <SmtpForm key={String(data.data.smtp_password_set)} settings={data.data} onSaved={(s) => data.setData(s)} />
           </Card>

@@ -114,6 +114,89 @@ def test_happy_path_and_json(data: Path) -> None:
     assert "NONE" in human and "kernel layer disabled" in human
 
 
+def test_peer_add_makes_a_preshared_key_unless_told_not_to(data: Path) -> None:
+    made = {}
+    for name, extra in (("dflt", []), ("yes", ["--preshared-key"]), ("no", ["--no-preshared-key"])):
+        r = cli(data, "peer", "add", "--network", "office", "--name", name, *extra, "--json")
+        assert r.returncode == 0, r.stderr
+        made[name] = json.loads(r.stdout)["preshared_key"]
+    assert made == {"dflt": True, "yes": True, "no": False}
+
+
+def test_network_create_takes_the_default_dns_unless_told(data: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(data / "data.db") as conn:  # as wizard step 2 or the Settings page stores it
+        conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('default_dns', '[\"9.9.9.9\"]')")
+    made = {}
+    for name, subnet, extra in (
+        ("dflt", "10.9.0.0/24", []),
+        ("own", "10.10.0.0/24", ["--dns", "1.1.1.1, 1.0.0.1"]),
+        ("none", "10.11.0.0/24", ["--dns", ""]),
+    ):
+        r = cli(data, "network", "create", "--name", name, "--subnet", subnet, *extra, "--json")
+        assert r.returncode == 0, r.stderr
+        made[name] = json.loads(r.stdout)["dns_servers"]
+    assert made == {"dflt": ["9.9.9.9"], "own": ["1.1.1.1", "1.0.0.1"], "none": []}
+    assert cli(data, "peer", "add", "--network", "dflt", "--name", "p").returncode == 0
+    assert "DNS = 9.9.9.9\n" in cli(data, "peer", "config", "--network", "dflt", "p").stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["network", "list"],
+        ["peer", "list", "--network", "office"],
+        ["peer", "config", "--network", "office", "laptop"],
+        ["backup"],
+    ],
+)
+def test_a_read_only_command_never_creates_state(tmp_path: Path, args: list[str]) -> None:
+    """Without a server and without a database it says where it looked and exits 1;
+    no data directory, database or key appears."""
+    data = tmp_path / "nothing-here"
+    before = sorted(tmp_path.rglob("*"))
+    r = cli(data, *args)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no running wgpilot server found"), r.stderr
+    assert f"{data}/wgpilot.sock" in lines[0] and f"{data}/data.db" in lines[0]
+    assert not data.exists() and sorted(tmp_path.rglob("*")) == before
+
+
+def test_serve_that_cannot_listen_still_shows_the_install_token(tmp_path: Path) -> None:
+    """The token goes out with the start-up banner once HTTPS is bound; a server that
+    never binds prints it on its way out, or it would be lost (it is stored hashed)."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+        env.update(
+            {
+                "WGPILOT_DRIVER": "none",
+                "WGPILOT_TLS_HTTP_PORT": "0",
+                "WGPILOT_RUNTIME_DIR": str(tmp_path / "run"),
+                "WGPILOT_WIREGUARD_DIR": str(tmp_path / "wireguard"),
+                "WGPILOT_LISTEN": f"127.0.0.1:{taken.getsockname()[1]}",
+            }
+        )
+        r = subprocess.run(
+            [sys.executable, "-m", "wgpilot", "serve", "--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        taken.close()
+    assert r.returncode == 1, r.stderr
+    assert "cannot listen on 127.0.0.1:" in r.stderr and "one-time install token: " in r.stderr, r.stderr
+    assert "wgpilot is running" not in r.stderr
+
+
 def test_config_check_names_key_and_value(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[log]\nlevel = "loud"\n')

@@ -6,12 +6,14 @@ import json
 import os
 import pty
 import select
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import time
 from pathlib import Path
 
+from tests.archives import end_of_archive, regular_member, sparse_member, with_database
 from tests.unit.cli.test_cli import cli, db_digest
 
 
@@ -78,6 +80,7 @@ def test_terminal_wizard(tmp_path: Path) -> None:
     )
     assert "setup complete." in out, out
     assert "Endpoint = vpn.example.com:51820" in out and "AllowedIPs = 10.8.0.0/24" in out
+    assert "DNS = 1.1.1.1, 1.0.0.1\r" in out  # step 2's default DNS reached step 3's network
     again = cli(data, "setup")
     assert again.returncode == 0 and "already set up" in again.stdout
     st = json.loads(cli(data, "status", "--json").stdout)
@@ -153,6 +156,17 @@ def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
     assert cli(data, "peer", "config", "--network", "office", "laptop").stdout == conf_before
     assert list((data / "backups").glob("pre-restore-*.tar"))
     assert before  # the digest differs only by the restore's own audit entry
+    # The audit trail is not rewound: the peer added after the backup is still in it,
+    # followed by the restore, which names what it replaced and where that was saved.
+    conn = sqlite3.connect(data / "data.db")
+    try:
+        log = conn.execute("SELECT action, resource, detail FROM audit_log ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert [a for a, _, _ in log[-3:]] == ["system.backup", "peer.create", "system.restore"]
+    detail = json.loads(log[-1][2])
+    assert detail["replaced"] == {"networks": 1, "peers": 2} and detail["peers"] == 1
+    assert (data / detail["saved_previous"]).is_file()
 
     # Into a fresh data directory (a new server): the master key comes along.
     fresh = tmp_path / "fresh"
@@ -179,7 +193,6 @@ def test_restore_refuses_bad_files_and_changes_nothing(tmp_path: Path) -> None:
     cases: dict[str, bytes] = {"not-a-tar.tar": b"hello world", "empty.tar": b""}
     # A database from a "future" wgpilot.
     import io
-    import sqlite3
 
     with tarfile.open(good) as tar:
         files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
@@ -225,14 +238,43 @@ def test_restore_refuses_bad_files_and_changes_nothing(tmp_path: Path) -> None:
         files["master.key"],
         {**json.loads(files["manifest.json"]), "sha256": {"data.db": "0" * 64, "master.key": "0" * 64}},
     )
+
+    # Issue 16: a database lacking tables, one carrying a trigger, a truncated archive,
+    # one that claims an old schema it does not have, a 4 KB "1 GiB" sparse member.
+    def changed(sql: str) -> bytes:
+        return with_database(good.read_bytes(), tmp_path, lambda c: c.executescript(sql))
+
+    cases["no-audit-log.tar"] = changed("DROP TABLE audit_log")
+    cases["trigger.tar"] = changed("CREATE TRIGGER t AFTER INSERT ON peers BEGIN DELETE FROM users; END")
+    cases["truncated.tar"] = good.read_bytes()[: good.stat().st_size // 2]
+    cases["lying.tar"] = changed("DELETE FROM schema_migrations WHERE version > 4")
+    cases["sparse.tar"] = (
+        regular_member("manifest.json", files["manifest.json"])
+        + sparse_member("data.db", 1 << 30, b"x")
+        + regular_member("master.key", files["master.key"])
+        + end_of_archive()
+    )
+    errors: dict[str, str] = {}
     for name, blob in cases.items():
         path = tmp_path / name
         path.write_bytes(blob)
         r = cli(data, "restore", str(path), "--yes")
+        errors[name] = r.stderr
         assert r.returncode == 2, (name, r.stdout, r.stderr)
         assert r.stderr.startswith("error: file: "), (name, r.stderr)
         assert db_digest(data) == before, name
         assert (data / "master.key").read_bytes() == key_before, name
-    assert "newer than this wgpilot" in cli(data, "restore", str(tmp_path / "future.tar"), "--yes").stderr
-    assert "does not match" in cli(data, "restore", str(tmp_path / "wrong-key.tar"), "--yes").stderr
+        left = [p.name for p in data.iterdir() if p.name.startswith(".restore-")]
+        assert left == [] and not list(data.glob("backups/pre-restore-*")), (name, left)
+    messages = {
+        "future.tar": "newer than this wgpilot",
+        "wrong-key.tar": "does not match",
+        "no-audit-log.tar": "missing table audit_log",
+        "trigger.tar": "unexpected trigger t",
+        "truncated.tar": "truncated",
+        "lying.tar": "unexpected table peer_counts",
+        "sparse.tar": "data.db is not stored as a plain file",
+    }
+    for name, message in messages.items():
+        assert message in errors[name], (name, errors[name])
     subprocess.run(["true"], check=True)

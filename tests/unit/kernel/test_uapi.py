@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 from wgpilot.domain import keys
 from wgpilot.kernel import uapi
 from wgpilot.kernel.driver import PeerConfig
@@ -93,3 +96,19 @@ def test_encode_set() -> None:
     assert removal == f"set=1\npublic_key={keys.to_hex(pub)}\nremove=true\n\n"
     no_psk = encode_set(peers=[PeerConfig(pub)]).decode()
     assert "preshared_key=" + "0" * 64 in no_psk  # clears a key that was set before
+
+
+async def test_only_sockets_with_a_listener_hold_a_name(tmp_path: Path) -> None:
+    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    live.bind(str(tmp_path / "wgheld.sock"))
+    live.listen(1)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(tmp_path / "wgstale.sock"))  # bound, never listening: connect is refused
+    stale.close()
+    (tmp_path / "notasocket.sock").write_text("")
+    try:
+        assert await uapi.live_socket_names(tmp_path) == {"wgheld"}
+        assert await uapi.UserspaceDriver(socket_dir=tmp_path).held_names() == {"wgheld"}
+        assert await uapi.live_socket_names(tmp_path / "missing") == set()
+    finally:
+        live.close()

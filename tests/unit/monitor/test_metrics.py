@@ -4,7 +4,7 @@ import prometheus_client
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.unit.monitor.conftest import Lab, settings
-from wgpilot.monitor import Monitor, token_ok
+from wgpilot.monitor import Monitor
 from wgpilot.monitor.metrics import Metrics
 from wgpilot.monitor.state import LiveState
 
@@ -71,14 +71,6 @@ def test_metrics_live_in_their_own_registry() -> None:
     Metrics(lambda: LiveState(driver="fake"))
     Metrics(lambda: LiveState(driver="fake"))  # twice in one process: no duplicate registration
     assert b"wgpilot_" not in prometheus_client.generate_latest(prometheus_client.REGISTRY)
-
-
-def test_bearer_token() -> None:
-    assert token_ok(None, "")
-    assert token_ok("Bearer s3cret", "s3cret")
-    assert not token_ok(None, "s3cret")
-    assert not token_ok("Bearer nope", "s3cret")
-    assert not token_ok("Basic s3cret", "s3cret")
 
 
 def test_label_values_are_escaped_for_the_parser() -> None:

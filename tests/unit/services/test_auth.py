@@ -146,3 +146,82 @@ async def test_a_login_across_a_restore_of_the_same_account_signs_nothing_with_a
         await auth.login("admin", "long enough pw", "192.0.2.9")
     monkeypatch.undo()
     assert (await auth.login("admin", "long enough pw", "192.0.2.9")).token
+
+
+# -- guessing limits -------------------------------------------------------------------------------
+
+
+def test_backoff_grows_is_capped_and_forgets() -> None:
+    from tests.conftest import Clock
+    from wgpilot.domain.errors import RateLimitedError
+    from wgpilot.services.auth import Backoff
+
+    clock = Clock(0.0)
+    backoff = Backoff(free=3, cap=10.0, quiet=100.0, clock=clock)
+    for _ in range(3):
+        backoff.attempt("k", "no")
+    waits = []
+    for _ in range(6):
+        with pytest.raises(RateLimitedError) as refused:
+            backoff.attempt("k", "no")
+        waits.append(refused.value.retry_after)
+        clock.advance(refused.value.retry_after)
+        backoff.attempt("k", "no")  # after the wait, one more attempt
+    assert waits == [1, 2, 4, 8, 10, 10]
+    backoff.attempt("other", "no")  # keys are independent
+    clock.advance(100.0)  # quiet long enough: forgotten
+    for _ in range(3):
+        backoff.attempt("k", "no")
+    with pytest.raises(RateLimitedError):
+        backoff.attempt("k", "no")
+    backoff.success("k")  # a success clears the count
+    for _ in range(3):
+        backoff.attempt("k", "no")
+
+
+async def test_guesses_sent_at_once_cannot_all_pass(ctx: Context) -> None:
+    """An attempt counts when it starts: of 20 concurrent guesses (each from its own
+    address) only the free five reach bcrypt."""
+    from wgpilot.domain.errors import AuthError, RateLimitedError
+
+    auth = AuthService(ctx, bcrypt_cost=4)
+    await _admin(ctx, auth)
+    results = await asyncio.gather(
+        *(auth.login("admin", f"guess {i:04d} wrong", f"192.0.2.{i + 1}") for i in range(20)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, AuthError) for r in results) == 5
+    assert sum(isinstance(r, RateLimitedError) for r in results) == 15
+
+
+async def test_the_unknown_user_dummy_hash_runs_off_the_event_loop(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first login with an unknown name makes the dummy hash (as costly as a login):
+    in a worker thread, while the event loop keeps serving. Inside the hash we ask the
+    loop to do something and wait for it: on the loop's own thread that could never happen."""
+    import threading
+
+    import bcrypt
+
+    from wgpilot.domain.errors import AuthError
+
+    auth = AuthService(ctx, bcrypt_cost=4)
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+    seen: list[tuple[bool, bool]] = []
+    real = bcrypt.hashpw
+
+    def hashpw(password: bytes, salt: bytes) -> bytes:
+        served = threading.Event()
+        loop.call_soon_threadsafe(served.set)
+        seen.append((threading.get_ident() != loop_thread, served.wait(timeout=10)))
+        return real(password, salt)
+
+    monkeypatch.setattr(bcrypt, "hashpw", hashpw)
+    with pytest.raises(AuthError):
+        await auth.login("nobody-here", "some password", "192.0.2.1")
+    assert seen == [(True, True)]  # made once, in a worker thread, the loop still running
+    with pytest.raises(AuthError):
+        await auth.login("nobody-else", "some password", "192.0.2.2")
+    assert len(seen) == 1  # and kept

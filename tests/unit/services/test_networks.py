@@ -165,6 +165,43 @@ async def test_disable_enable_delete(ctx: Context) -> None:
 
 async def test_a_foreign_interface_with_the_same_name_is_never_touched(ctx: Context) -> None:
     ctx.driver.add_foreign("wg5")  # type: ignore[attr-defined]
-    with pytest.raises(ValidationError, match="not wgpilot's"):
+    with pytest.raises(ConflictError, match="not managed by wgpilot") as err:
         await make(ctx, interface="wg5")
+    assert [f.field for f in err.value.fields] == ["interface"]
     assert not ctx.driver.devs["wg5"].marked  # type: ignore[attr-defined]
+
+
+async def test_a_name_held_by_a_daemon_in_another_namespace_is_taken(ctx: Context) -> None:
+    """/var/run/wireguard is shared by every network namespace: a live wg0.sock there
+    makes wg0 taken even though no wg0 link exists in this namespace."""
+    driver: FakeDriver = ctx.driver  # type: ignore[assignment]
+    driver.add_foreign_socket("wg0")
+    net = await make(ctx)
+    assert net.interface == "wg1" and "wg1" in driver.devs and "wg0" not in driver.devs
+    ops = sum(driver.ops.values())
+    with pytest.raises(ConflictError) as err:
+        await make(ctx, name="second", subnet="10.9.0.0/24", listen_port=51821, interface="wg0")
+    assert err.value.code == "INTERFACE_IN_USE"
+    assert [f.field for f in err.value.fields] == ["interface"]
+    assert "outside this network namespace" in err.value.fields[0].message
+    assert "not managed by wgpilot" in err.value.fields[0].message
+    assert await ctx.db.fetchval("SELECT COUNT(*) FROM networks") == 1
+    assert sum(driver.ops.values()) == ops  # the kernel was not asked for anything
+
+
+async def test_an_interface_name_of_another_network_is_a_conflict(ctx: Context) -> None:
+    await make(ctx)
+    with pytest.raises(ConflictError, match="already used by network 'office'") as err:
+        await make(ctx, name="second", subnet="10.9.0.0/24", listen_port=51821, interface="wg0")
+    assert [f.field for f in err.value.fields] == ["interface"]
+
+
+async def test_the_default_dns_applies_when_the_caller_names_none(ctx: Context) -> None:
+    async with ctx.db.transaction() as tx:
+        await ctx.settings.set(tx, "default_dns", '["9.9.9.9", "corp.example"]')
+    given = await make(ctx, dns_servers=["1.1.1.1"])
+    default = await make(ctx, name="b", subnet="10.9.0.0/24", listen_port=51821)
+    none = await make(ctx, name="c", subnet="10.10.0.0/24", listen_port=51822, dns_servers=[])
+    assert given.dns_servers == ("1.1.1.1",)
+    assert default.dns_servers == ("9.9.9.9", "corp.example")
+    assert none.dns_servers == ()  # an explicit empty list means no DNS line

@@ -287,3 +287,18 @@ async def test_a_failed_batch_leaves_nothing_and_each_caller_gets_its_own_answer
     assert calls == 6  # the failed batch of five, then each job alone
     assert len({str(p.address) for p in results}) == 5
     assert await ctx.peers.count(ctx.db, net.id) == 5
+
+
+async def test_a_preshared_key_unless_the_creator_says_no(ctx: Context) -> None:
+    """One default for API, CLI, wizard and UI: DEFAULT_PRESHARED_KEY (on)."""
+    from wgpilot.domain.models import DEFAULT_PRESHARED_KEY
+
+    assert DEFAULT_PRESHARED_KEY is True
+    await network(ctx)
+    svc = PeerService(ctx)
+    default = await svc.create(ACTOR, "office", name="default")
+    without = await svc.create(ACTOR, "office", name="without", preshared_key=False)
+    assert default.has_preshared_key and not without.has_preshared_key
+    dev = ctx.driver.devs["wg0"]  # type: ignore[attr-defined]
+    assert dev.peers[default.public_key].preshared_key is not None
+    assert dev.peers[without.public_key].preshared_key is None

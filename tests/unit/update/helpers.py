@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from wgpilot.update import keys
+from wgpilot.update import keys, layout
 from wgpilot.update.manifest import Asset, Manifest, asset_name, host_arch
 
 NOW = 1_800_000_000
@@ -23,9 +24,11 @@ def release(
     *,
     expires: int = NOW + 86400,
     channel: str = "stable",
+    latest: bool = False,
 ) -> Path:
-    """A release directory as release.py lays it out: <dir>/<version>/{binary, manifest.json(.sig)}."""
-    out = dir / version
+    """A release as release.py lays it out: <dir>/download/v<version>/{binary, manifest.json(.sig)},
+    and <dir>/latest/download pointing at it when ``latest``."""
+    out = dir / layout.version_dir(version)
     out.mkdir(parents=True, exist_ok=True)
     arch = host_arch()
     name = asset_name(version, arch)
@@ -40,6 +43,12 @@ def release(
     data = m.to_json()
     (out / "manifest.json").write_bytes(data)
     (out / "manifest.json.sig").write_text(keys.sign(data, key))
+    if latest:
+        (dir / "latest").mkdir(exist_ok=True)
+        link = dir / "latest" / "download"
+        if link.is_symlink():
+            os.unlink(link)
+        link.symlink_to(f"../{layout.version_dir(version)}")
     return out
 
 

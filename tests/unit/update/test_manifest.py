@@ -66,9 +66,17 @@ def test_keys_parse() -> None:
     assert keys.public_text(keys.private_key(text.encode()).public_key()) == keys.public_text(
         key.public_key()
     )
+    built_in = (keys.public_text(key.public_key()),)
     with pytest.raises(keys.BadKey, match=r"update\.public_key"):
-        keys.trusted("nope")
-    assert len(keys.trusted(keys.public_text(key.public_key()))) == len(keys.trusted()) + 1
+        keys.trusted(built_in, "nope")
+    with pytest.raises(keys.BadKey, match="built-in release key"):
+        keys.trusted(("nope",))
+    other = keys.public_text(Ed25519PrivateKey.generate().public_key())
+    assert len(keys.trusted(built_in, f"{other}, {other}")) == 3 and keys.trusted(()) == []
+    pem = keys.private_pem(key, b"secret")
+    assert b"ENCRYPTED" in pem and keys.private_text(keys.private_key(pem, password=b"secret")) == text
+    with pytest.raises(keys.BadKey, match="wrong passphrase"):
+        keys.private_key(pem, password=b"wrong")
 
 
 def test_beta_follows_stable_too() -> None:

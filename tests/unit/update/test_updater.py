@@ -10,7 +10,7 @@ from tests.unit.tls.helpers import settings as tls_settings
 from tests.unit.update.helpers import NOW, http_server, release
 from wgpilot.update import fetch, keys, swap
 from wgpilot.update.manifest import UpdateError
-from wgpilot.update.updater import HIGHEST_KEY, MemoryStore, Updater, manifest_url
+from wgpilot.update.updater import HIGHEST_KEY, MemoryStore, Updater
 
 
 class Restarts:
@@ -24,27 +24,29 @@ class Restarts:
 
 
 def _updater(
-    tmp_path: Path, url: str, key: Ed25519PrivateKey, healthy: set[str], store: MemoryStore
+    tmp_path: Path,
+    base: str,
+    key: Ed25519PrivateKey,
+    healthy: set[str],
+    store: MemoryStore,
+    url: str = "",
 ) -> Updater:
-    s = tls_settings(tmp_path, update__url=url, update__public_key=keys.public_text(key.public_key()))
+    """An updater built with ``key`` (as release.py bakes it) and releases under ``base``."""
+    s = tls_settings(tmp_path, update__release_url=base, update__url=url)
     return Updater(
         s,
         store,
         clock=lambda: NOW,
         current="1.0.0",
         wait_healthy=lambda targets, version, timeout: version in healthy,
+        release_keys=(keys.public_text(key.public_key()),),
     )
-
-
-def test_manifest_url() -> None:
-    assert manifest_url("http://h/r/latest/manifest.json", None) == "http://h/r/latest/manifest.json"
-    assert manifest_url("http://h/r/latest/manifest.json", "1.0.3") == "http://h/r/1.0.3/manifest.json"
 
 
 async def test_update_swap_rollback_and_replay(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     web = tmp_path / "web"
-    release(web, "1.0.1", b"new binary", key)
+    release(web, "1.0.1", b"new binary", key, latest=True)
     release(web, "1.0.3", b"broken binary", key)
     release(web, "0.9.0", b"old binary", key)
     target = tmp_path / "bin" / "wgpilot"
@@ -52,9 +54,9 @@ async def test_update_swap_rollback_and_replay(tmp_path: Path) -> None:
     target.write_bytes(b"current binary")
     store, restarts = MemoryStore(), Restarts()
     with http_server(web) as base:
-        up = _updater(tmp_path, f"{base}/1.0.1/manifest.json", key, {"1.0.0", "1.0.1"}, store)
+        up = _updater(tmp_path, base, key, {"1.0.0", "1.0.1"}, store)
         plan = await up.plan()
-        assert plan.available
+        assert plan.available and plan.url == f"{base}/latest/download/manifest.json"
         msg = await up.apply(plan, explicit=False, target=target, restarter=restarts)
         assert msg == "updated 1.0.0 → 1.0.1"
         assert target.read_bytes() == b"new binary" and os.access(target, os.X_OK)
@@ -65,13 +67,14 @@ async def test_update_swap_rollback_and_replay(tmp_path: Path) -> None:
         # now "running 1.0.1"; 1.0.3 never reports healthy → rolled back to 1.0.1
         up.current = "1.0.1"
         plan = await up.plan("1.0.3")
+        assert plan.url == f"{base}/download/v1.0.3/manifest.json"
         with pytest.raises(UpdateError, match=r"did not become healthy.*rolled back, 1\.0\.1 running again"):
             await up.apply(plan, explicit=True, target=target, restarter=restarts)
         assert target.read_bytes() == b"new binary" and restarts.count == 3
         assert store.values[HIGHEST_KEY] == "1.0.1"
 
         # a validly signed but older manifest is refused without --version
-        plan = await _plan(up, f"{base}/0.9.0/manifest.json")
+        plan = await _plan(up, f"{base}/download/v0.9.0/manifest.json")
         with pytest.raises(UpdateError, match=r"not newer than 1\.0\.1"):
             await up.apply(plan, explicit=False, target=target, restarter=restarts)
         assert target.read_bytes() == b"new binary"
@@ -91,7 +94,9 @@ async def test_tampered_downloads_change_nothing(tmp_path: Path) -> None:
     target.parent.mkdir()
     target.write_bytes(b"current")
     with http_server(web) as base:
-        up = _updater(tmp_path, f"{base}/1.0.2/manifest.json", key, {"1.0.2"}, MemoryStore())
+        up = _updater(
+            tmp_path, base, key, {"1.0.2"}, MemoryStore(), url=f"{base}/download/v1.0.2/manifest.json"
+        )
         plan = await up.plan()
         for tamper, why in (
             (lambda: binary.write_bytes(b"y" + b"x" * 4999), "SHA-256 does not match"),
@@ -134,9 +139,9 @@ async def test_checker_for_the_api(tmp_path: Path) -> None:
     from wgpilot.update.updater import UpdateChecker
 
     key = Ed25519PrivateKey.generate()
-    release(tmp_path / "web", "1.0.1", b"new", key)
+    release(tmp_path / "web", "1.0.1", b"new", key, latest=True)
     with http_server(tmp_path / "web") as base:
-        checker = UpdateChecker(_updater(tmp_path, f"{base}/1.0.1/manifest.json", key, set(), MemoryStore()))
+        checker = UpdateChecker(_updater(tmp_path, base, key, set(), MemoryStore()))
         assert checker.last() == {"available": False, "current": "1.0.0", "latest": None, "checked_at": None}
         assert await checker.check() == {
             "available": True,
@@ -144,26 +149,15 @@ async def test_checker_for_the_api(tmp_path: Path) -> None:
             "latest": "1.0.1",
             "checked_at": NOW,
         }
-        checker.updater.settings = checker.updater.settings.replace(
-            update__url=f"{base}/missing/manifest.json"
-        )
+        checker.updater.settings = checker.updater.settings.replace(update__release_url=f"{base}/missing")
         with pytest.raises(UpdateError, match="HTTP 404"):
             await checker.check()
         assert checker.last()["latest"] == "1.0.1" and "HTTP 404" in str(checker.error)
 
 
-def test_restart_choice_without_systemd(tmp_path: Path) -> None:
-    import json
-
+def test_health_targets() -> None:
     from wgpilot.update import restart
 
-    pid_file = tmp_path / "wgpilot.pid"
-    if restart.systemd_manages():
-        pytest.skip("systemd manages wgpilot here")
-    assert restart.choose("auto", pid_file).name == "none"  # nothing running: only swap
-    pid_file.write_text(json.dumps({"pid": os.getpid()}))
-    assert restart.choose("auto", pid_file).name == "signal"
-    assert restart.choose("systemd", pid_file).name == "systemd"
     assert restart.health_targets("") == [("127.0.0.1", 443), ("127.0.0.1", 8443)]
     assert restart.health_targets("[::]:9443") == [("127.0.0.1", 9443)]
     assert restart.health_targets("10.0.0.1:443") == [("10.0.0.1", 443)]
@@ -185,8 +179,41 @@ async def test_channel_from_settings_in_the_url(tmp_path: Path) -> None:
     store = MemoryStore()
     store.values["update_channel"] = "beta"
     with http_server(tmp_path / "web") as base:
-        up = _updater(tmp_path, base + "/{channel}/1.1.0-rc.1/manifest.json", key, set(), store)
+        url = base + "/{channel}/download/v1.1.0-rc.1/manifest.json"
+        up = _updater(tmp_path, base, key, set(), store, url=url)
         assert (await up.plan()).manifest.version == "1.1.0-rc.1"
         store.values["update_channel"] = "stable"
         with pytest.raises(UpdateError, match="HTTP 404"):  # …/stable/… has no such release
             await up.plan()
+
+
+async def test_a_build_without_a_release_key_refuses_every_update(tmp_path: Path) -> None:
+    """Even with update.public_key set, and before anything is fetched (nothing listens there)."""
+    key = Ed25519PrivateKey.generate()
+    target = tmp_path / "wgpilot"
+    target.write_bytes(b"current")
+    s = tls_settings(
+        tmp_path,
+        update__release_url="http://127.0.0.1:9",
+        update__public_key=keys.public_text(key.public_key()),
+    )
+    up = Updater(s, MemoryStore(), clock=lambda: NOW, current="1.0.0", release_keys=())
+    for version in (None, "1.0.1"):
+        with pytest.raises(
+            UpdateError, match=r"built without a release key \(release\.py build --public-key\)"
+        ):
+            await up.plan(version)
+    assert target.read_bytes() == b"current"
+
+
+async def test_update_public_key_adds_to_the_built_in_key(tmp_path: Path) -> None:
+    """A release signed by a second key (a lost key's replacement) is accepted once the
+    config names it, and only then."""
+    built_in, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    release(tmp_path / "web", "1.0.1", b"new", second, latest=True)
+    with http_server(tmp_path / "web") as base:
+        up = _updater(tmp_path, base, built_in, set(), MemoryStore())
+        with pytest.raises(UpdateError, match="signature is not valid"):
+            await up.plan()
+        up.settings = up.settings.replace(update__public_key=keys.public_text(second.public_key()))
+        assert (await up.plan()).manifest.version == "1.0.1"

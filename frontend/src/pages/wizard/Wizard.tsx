@@ -427,6 +427,21 @@ function NetworkStep({
   const anyImportable = status.existing_interfaces.some((i) => i.importable);
   const [choice, setChoice] = useState<'new' | 'import'>(anyImportable && !draft ? 'import' : 'new');
   const running = status.existing_interfaces.filter((i) => i.source === 'kernel').map((i) => i.name);
+  // Step 2's DNS servers fill the form, so the network gets what the user saw there;
+  // a form filled in before (the user went back and came again) keeps what it holds.
+  const hadDraft = useRef(draft !== undefined);
+  const [defaultDns, setDefaultDns] = useState<string[] | null>(hadDraft.current ? [] : null);
+  useEffect(() => {
+    if (hadDraft.current) return;
+    let live = true;
+    api.settings.get().then(
+      (s) => live && setDefaultDns(s.default_dns),
+      () => live && setDefaultDns([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
   return (
     <div className="stack">
       {canImport && (
@@ -444,17 +459,21 @@ function NetworkStep({
       ) : (
         <>
           <p>A network is one WireGuard interface with its own subnet and UDP port. The interface comes up as soon as you continue.</p>
-          <NetworkForm
-            initial={draft ?? { ...networkDefaults([]), name: 'home' }}
-            existing={[]}
-            takenInterfaces={running}
-            save={(body) => api.setup.network(body)}
-            onSaved={(n) => onNext([n])}
-            onValues={onDraft}
-            onCancel={onBack}
-            cancelLabel="Back"
-            submitLabel="Create network"
-          />
+          {defaultDns === null ? (
+            <Loading rows={4} />
+          ) : (
+            <NetworkForm
+              initial={draft ?? { ...networkDefaults([], defaultDns), name: 'home' }}
+              existing={[]}
+              takenInterfaces={running}
+              save={(body) => api.setup.network(body)}
+              onSaved={(n) => onNext([n])}
+              onValues={onDraft}
+              onCancel={onBack}
+              cancelLabel="Back"
+              submitLabel="Create network"
+            />
+          )}
         </>
       )}
     </div>
