@@ -30,6 +30,18 @@ _HOSTNAME_RE = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?$")
 MAX_LIST = 64  # DNS servers, CIDR lists: enough for any real setup, bounded for safety
 
 
+def ascii_int(text: str, *, signed: bool = False, max_digits: int = 20) -> int | None:
+    """The integer ``text`` spells in ASCII digits (one leading ``-`` when ``signed``),
+    or None. Every number read from text goes through here: ``str.isdigit`` and
+    ``int`` also take other scripts' digits ("٥١٨٢٠" is 51820 to ``int``, "²" passes
+    ``isdigit`` and then makes ``int`` raise), ``int`` takes "1_000" and " 7", and
+    wireguard-go, SQLite and the kernel read none of these as we would."""
+    digits = text[1:] if signed and text.startswith("-") else text
+    if not 0 < len(digits) <= max_digits or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(text)
+
+
 def name(value: object, field: str = "name") -> str:
     if not isinstance(value, str):
         raise ValidationError.field(field, "must be a string")
@@ -223,11 +235,13 @@ def endpoint(value: object, field: str = "endpoint") -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 260:
         raise ValidationError.field(field, "must look like host:port")
-    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})", value) or re.fullmatch(
-        r"([^:\[\]]+):(\d{1,5})", value
+    # [0-9], not \d: \d also matches other scripts' digits, which int() reads but
+    # wireguard-go refuses (and with them the whole interface update).
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})", value) or re.fullmatch(
+        r"([^:\[\]]+):([0-9]{1,5})", value
     )
     if not m:
-        raise ValidationError.field(field, "must look like host:port or [ipv6]:port")
+        raise ValidationError.field(field, "must look like host:port or [ipv6]:port (port in digits 0-9)")
     host, port_s = m.group(1), m.group(2)
     port(int(port_s), field)
     try:

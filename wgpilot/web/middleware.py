@@ -30,6 +30,8 @@ from typing import Any
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wgpilot.domain.validate import ascii_int
+
 log = logging.getLogger("wgpilot.http")
 
 CSP = (
@@ -178,10 +180,11 @@ class Edge:
                 return
         limit = self.body_limit(scope["path"])
         if length is not None:
-            if not length.isdigit():
+            declared = ascii_int(length)
+            if declared is None:
                 await _reject(send, 400, "BAD_REQUEST", "invalid Content-Length")
                 return
-            if int(length) > limit:
+            if declared > limit:
                 await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes")
                 return
         seen = 0

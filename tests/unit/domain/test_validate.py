@@ -124,3 +124,40 @@ def test_email_and_hostname() -> None:
     assert validate.hostname("VPN.Example.com.") == "vpn.example.com"
     with pytest.raises(ValidationError):
         validate.hostname("-bad-.example")
+
+
+@pytest.mark.parametrize(
+    ("text", "signed", "expected"),
+    [
+        ("0", False, 0),
+        ("51820", False, 51820),
+        ("-5", True, -5),
+        ("-5", False, None),
+        ("-", True, None),
+        ("", False, None),
+        ("²", False, None),  # isdigit() is True, int() raises
+        ("\u0665\u0661\u0668\u0662\u0660", False, None),  # int() reads 51820
+        ("\uff15", False, None),  # fullwidth
+        ("1_000", False, None),
+        (" 7", False, None),
+        ("+7", False, None),
+        ("9" * 21, False, None),  # bounded: int() of thousands of digits is slow or refused
+    ],
+)
+def test_ascii_int_takes_ascii_digits_only(text: str, signed: bool, expected: int | None) -> None:
+    assert validate.ascii_int(text, signed=signed) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "198.51.100.7:\u0665\u0661\u0668\u0662\u0660",
+        "host:\uff15\uff11",
+        "[2001:db8::1]:\u0665\u0661\u0668\u0662\u0660",
+        "h:¹",
+    ],
+)
+def test_endpoint_ports_are_ascii_digits(bad: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        validate.endpoint(bad)
+    assert err.value.fields[0].field == "endpoint"

@@ -168,3 +168,15 @@ async def test_a_foreign_interface_with_the_same_name_is_never_touched(ctx: Cont
     with pytest.raises(ValidationError, match="not wgpilot's"):
         await make(ctx, interface="wg5")
     assert not ctx.driver.devs["wg5"].marked  # type: ignore[attr-defined]
+
+
+async def test_a_reference_in_other_digits_is_a_name_not_an_id(ctx: Context) -> None:
+    from wgpilot.services.common import resolve_network
+
+    net = await make(ctx)
+    assert (await resolve_network(ctx, ctx.db, str(net.id))).id == net.id
+    # "²" passed isdigit() and made int() raise; "\u0661" (Arabic-Indic one) was read as id 1;
+    # 19 digits overflowed SQLite's integer.
+    for ref in ("²", "\u0661", "9" * 19):
+        with pytest.raises(NotFoundError):
+            await resolve_network(ctx, ctx.db, ref)

@@ -287,3 +287,15 @@ async def test_a_failed_batch_leaves_nothing_and_each_caller_gets_its_own_answer
     assert calls == 6  # the failed batch of five, then each job alone
     assert len({str(p.address) for p in results}) == 5
     assert await ctx.peers.count(ctx.db, net.id) == 5
+
+
+async def test_a_peer_reference_in_other_digits_is_a_name_not_an_id(ctx: Context) -> None:
+    net = await network(ctx)
+    svc = PeerService(ctx)
+    p = await svc.create(ACTOR, net.id, name="laptop")
+    assert (await svc.get(net.id, str(p.id))).id == p.id
+    named = await svc.create(ACTOR, net.id, name="\u0661")  # a valid name: \w takes any script's digits
+    assert (await svc.get(net.id, "\u0661")).id == named.id  # int("\u0661") would have been peer 1
+    for ref in ("²", "9" * 19):
+        with pytest.raises(NotFoundError):
+            await svc.get(net.id, ref)
