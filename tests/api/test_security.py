@@ -64,6 +64,30 @@ async def test_every_route_needs_a_session_unless_allow_listed(client, app) -> N
     assert {p for p in PUBLIC if p[1] != "/metrics"} <= names | {("GET", "/metrics")}
 
 
+async def test_no_route_matches_a_path_with_a_trailing_newline(client, app) -> None:
+    # Starlette's "^...$" also matched before a final "\n": DELETE /api/alerts/4%0A deleted alert 4.
+    r = await client.post(
+        "/api/alerts",
+        json={
+            "type": "peer_offline",
+            "threshold": 60,
+            "notify": "webhook",
+            "target": "https://example.com/h",
+        },
+    )
+    alert = r.json()["id"]
+    checked = 0
+    for method, path in registered(app):
+        target = concrete(path).replace("/1", f"/{alert}") if "alert" in path else concrete(path)
+        for tail in ("%0A", "%0a", "%0D%0A"):
+            r = await client.request(method, target + tail, json={} if method in ("POST", "PUT") else None)
+            assert r.status_code == 404, (method, path, tail, r.status_code)
+            checked += 1
+    assert checked >= 3 * 40
+    assert (await client.get(f"/api/alerts/{alert}")).status_code == 200
+    assert (await client.get("/api/networks/1")).json()["name"] == "office"
+
+
 async def test_cross_origin_and_origin_less_writes_are_refused(client, app) -> None:
     cookie = client.cookies.get("__Host-wgpilot_session")
     for headers in (
