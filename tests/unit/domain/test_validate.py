@@ -82,6 +82,29 @@ def test_dns_entries_are_addresses_or_domains() -> None:
         assert err.value.fields[0].field == "dns_servers[1]"
 
 
+@pytest.mark.parametrize("bad", ["1.1.1", "1.1.1.1.1", "1.1.1.1.", "256.1.1.1", "10", "1..1.1"])
+def test_digits_and_dots_are_an_address_or_an_error(bad: str) -> None:
+    # wg-quick takes such a DNS entry for a server; resolvers read "1.1.1" as 1.1.0.1.
+    with pytest.raises(ValidationError, match="not a valid IPv4 address"):
+        validate.dns_entry(bad, "dns_servers[0]")
+    with pytest.raises(ValidationError):
+        validate.hostname(bad)
+    with pytest.raises(ValidationError):
+        validate.endpoint(f"{bad}:51820")
+    assert validate.hostname("10.0.0.1") == "10.0.0.1"  # an address is still a host
+    assert validate.dns_entry("1.example", "d") == "1.example"
+
+
+def test_list_fields_report_every_bad_entry() -> None:
+    with pytest.raises(ValidationError) as err:
+        validate.dns_list(["1.1.1", "9.9.9.9", "1.1.1.1.1", "x y", "corp.example"])
+    assert [f.field for f in err.value.fields] == ["dns_servers[0]", "dns_servers[2]", "dns_servers[3]"]
+    assert "dns_servers[2]: '1.1.1.1.1'" in err.value.message
+    with pytest.raises(ValidationError) as err:
+        validate.cidr_list(["nope", "10.0.0.0/8", "10.0.0.1/8", "x"], "site_networks")
+    assert [f.field for f in err.value.fields] == ["site_networks[0]", "site_networks[2]", "site_networks[3]"]
+
+
 def test_cidr_lists_name_the_index() -> None:
     with pytest.raises(ValidationError) as err:
         validate.cidr_list(["10.0.0.0/8", "nope"], "site_networks")
