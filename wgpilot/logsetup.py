@@ -1,6 +1,10 @@
 """Logging: JSON lines in production (journald keeps them), readable text in dev.
 Fields passed with ``extra={...}`` become JSON keys. The level can be changed at run
-time (SIGHUP re-reads it from the config)."""
+time (SIGHUP re-reads it from the config).
+
+A record stays bounded whatever a request carried: a text field keeps MAX_FIELD
+characters, a traceback MAX_TRACE (each of its lines MAX_LINE), the cut said in place.
+An exception's message may quote the request (a 60 KB path once made 187 KB of log)."""
 
 from __future__ import annotations
 
@@ -14,11 +18,33 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+MAX_FIELD = 2048
+MAX_LINE = 1024
+MAX_TRACE = 16384
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}…[{len(text) - 2 * keep} characters cut]…{text[-keep:]}"
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    return {
+        k: _cut(v, MAX_FIELD) if isinstance(v, str) else v
+        for k, v in record.__dict__.items()
+        if k not in _STANDARD and not k.startswith("_")
+    }
 
 
-class JsonFormatter(logging.Formatter):
+class _Bounded(logging.Formatter):
+    def formatException(self, ei: Any) -> str:
+        lines = super().formatException(ei).split("\n")
+        return _cut("\n".join(_cut(line, MAX_LINE) for line in lines), MAX_TRACE)
+
+
+class JsonFormatter(_Bounded):
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
             "ts": round(record.created, 3),
@@ -34,7 +60,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_Bounded):
     def format(self, record: logging.LogRecord) -> str:
         base = f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname:<7} {record.name}: {record.getMessage()}"
         extras = _extras(record)

@@ -146,6 +146,37 @@ async def test_security_headers_everywhere(client) -> None:
     assert (await client.get("/")).headers["cache-control"] == "no-cache"
 
 
+async def test_over_long_paths_are_404_or_414_without_a_session_and_log_one_short_line(app, caplog) -> None:
+    # A segment over 255 bytes, or a path over 4 KB, reached the file system: a 500 ("File
+    # name too long") that logged 187 KB for a 60 KB request.
+    import logging
+
+    from wgpilot.logsetup import JsonFormatter
+
+    caplog.set_level(logging.DEBUG)
+    fmt = JsonFormatter()
+    cases = [
+        ("/" + "a" * 256, 404, "NOT_FOUND"),
+        ("/" + "é" * 128, 404, "NOT_FOUND"),  # 256 bytes in UTF-8
+        ("/assets/" + "a" * 300 + ".js", 404, "NOT_FOUND"),
+        ("/x/" + "a" * 1000 + "/y", 404, "NOT_FOUND"),
+        ("/" + "/".join(["a" * 200] * 21), 414, "URI_TOO_LONG"),  # 4221 bytes
+        ("/" + "/".join(["a" * 200] * 300), 414, "URI_TOO_LONG"),  # 60 KB
+        ("/api/" + "a" * 5000, 414, "URI_TOO_LONG"),
+        ("/api/networks/" + "%41" * 1500, 414, "URI_TOO_LONG"),  # 4500 bytes as sent
+    ]
+    async with make_client(app) as anon:
+        for path, status, code in cases:
+            caplog.clear()
+            r = await anon.get(path)
+            assert (r.status_code, r.json()["error"]["code"]) == (status, code), path[:80]
+            ours = [rec for rec in caplog.records if rec.name.startswith("wgpilot")]
+            assert [rec.getMessage() for rec in ours] == ["request"], path[:80]
+            assert len(fmt.format(ours[0])) < 400
+        assert (await anon.get("/" + "a" * 255)).headers["content-type"].startswith("text/html")  # the app
+        assert (await anon.get("/" + "/".join(["a" * 200] * 20))).status_code == 200  # 4020 bytes
+
+
 TRAVERSALS = [
     "../../../etc/passwd",
     "..%2f..%2f..%2fetc%2fpasswd",
