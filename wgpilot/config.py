@@ -110,6 +110,34 @@ OPTIONS: tuple[Option, ...] = (
         "port for ACME HTTP-01 and the HTTP→HTTPS redirect; 0 disables",
         lambda v: None if 0 <= v <= 65535 else "must be between 0 and 65535",
     ),
+    Option(
+        "http.header_timeout",
+        int,
+        10,
+        "seconds for a TLS handshake, and for a request's head from its first byte (then 408 and close)",
+        _positive,
+    ),
+    Option(
+        "http.idle_timeout",
+        int,
+        30,
+        "seconds a connection may wait with no request in progress, or with its request body stalled",
+        _positive,
+    ),
+    Option(
+        "http.max_connections",
+        int,
+        256,
+        "open HTTPS connections in all; more get 503 (the machine's own loopback connections excepted)",
+        _positive,
+    ),
+    Option(
+        "http.max_connections_per_ip",
+        int,
+        32,
+        "open HTTPS connections per client address (IPv6: per /64); more get 429",
+        _positive,
+    ),
     Option("auth.session_ttl", int, 86400, "session lifetime in seconds", _positive),
     Option("auth.bcrypt_cost", int, 12, "bcrypt work factor for password hashes", _bcrypt_cost),
     Option(
@@ -140,6 +168,16 @@ OPTIONS: tuple[Option, ...] = (
         float,
         900.0,
         "seconds a live event stream stays open before the browser reconnects (re-checks its session)",
+        _positive,
+    ),
+    Option(
+        "monitor.max_streams", int, 256, "live event streams open at once in all; more get 429", _positive
+    ),
+    Option(
+        "monitor.max_streams_per_ip",
+        int,
+        16,
+        "live event streams open at once per client address (IPv6: per /64); more get 429",
         _positive,
     ),
     Option("metrics.token", str, "", "bearer token required by /metrics; empty = open"),

@@ -19,7 +19,7 @@ from wgpilot.tls.manager import DbSettingsStore, TlsError, TlsManager
 from wgpilot.update.store import DbVersionStore
 from wgpilot.update.updater import UpdateChecker, Updater
 from wgpilot.web.app import create_app
-from wgpilot.web.server import WebServer
+from wgpilot.web.server import WebServer, http_limits
 from wgpilot.web.state import WebState
 
 
@@ -60,7 +60,13 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             state.monitor = monitor
             daemon.add_task("monitor", monitor.run, stop=monitor.stop)
             app = create_app(state, record=monitor.record_request)
-            web = WebServer(app, ssl_context, settings["listen"], settings.data_dir / "wgpilot.sock")
+            web = WebServer(
+                app,
+                ssl_context,
+                settings["listen"],
+                settings.data_dir / "wgpilot.sock",
+                http_limits(settings),
+            )
             web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
             daemon.add_task("tls", tls.run)
             daemon.add_task("web", web.run, stop=web.stop)
