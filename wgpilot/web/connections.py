@@ -20,7 +20,7 @@ Contract (``Limits``, from the ``http.*`` settings):
   not extend it).
 - A connection with no request in progress (before its first, or between two: uvicorn's
   keep-alive timer, set to the same) closes after ``idle_timeout``, and so does one whose
-  request body stops arriving for that long.
+  request body stops arriving for that long (unless the application is what holds it up).
 - A request that is being answered is not timed here (an event stream ends at
   ``monitor.stream_max_age``).
 
@@ -245,6 +245,11 @@ class GuardedH11(H11Protocol):
     def _expired(self, phase: str) -> None:
         self._timer, self._phase = None, ""
         if self.transport.is_closing():
+            return
+        if phase == "body" and self.flow.read_paused:
+            # The application has not taken the body so far (uvicorn stopped reading): the
+            # wait is ours, not the client's.
+            self._arm("body", self.limits.idle_timeout)
             return
         if phase == "head":
             self.transport.write(_timeout_response(self.limits.header_timeout))

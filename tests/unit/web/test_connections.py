@@ -1,11 +1,24 @@
-"""Admission of HTTPS connections (the counts; the timers and the listener are exercised
-against a real ``wgpilot serve`` in tests/system/test_connections.py)."""
+"""Admission of HTTPS connections and the protocol's timers, without sockets (the listener
+and the timers' seconds are exercised against a real ``wgpilot serve`` in
+tests/system/test_connections.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from wgpilot.web.connections import REFUSING_PER_CLIENT, REFUSING_TOTAL, Admission, Limits, Refusal
+import uvicorn
+from uvicorn.server import ServerState
+
+from wgpilot.web.connections import (
+    REFUSING_PER_CLIENT,
+    REFUSING_TOTAL,
+    Admission,
+    GuardedH11,
+    Limits,
+    Refusal,
+    protocol_for,
+)
 
 
 def test_a_client_over_its_cap_gets_a_429_ticket_and_ipv6_counts_per_64() -> None:
@@ -65,3 +78,71 @@ async def test_a_refusal_answers_with_retry_after_and_connection_close() -> None
     headers = dict(sent[0]["headers"])  # type: ignore[call-overload]
     assert sent[0]["status"] == 429 and headers[b"connection"] == b"close" and b"retry-after" in headers
     assert json.loads(sent[1]["body"])["error"]["code"] == "TOO_MANY_CONNECTIONS"  # type: ignore[arg-type]
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.closed = False
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("192.0.2.7", 5000), "sockname": ("192.0.2.1", 443)}.get(name, default)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+async def never(scope: object, receive: object, send: object) -> None:
+    await asyncio.Event().wait()  # an application that takes its time
+
+
+def guarded() -> tuple[GuardedH11, FakeTransport]:
+    config = uvicorn.Config(
+        never, http=protocol_for(Limits(header_timeout=7, idle_timeout=9)), lifespan="off"
+    )
+    config.load()
+    proto = config.http_protocol_class(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
+    assert isinstance(proto, GuardedH11)
+    transport = FakeTransport()
+    proto.connection_made(transport)
+    return proto, transport
+
+
+async def test_each_wait_for_the_client_has_its_timer() -> None:
+    proto, transport = guarded()
+    assert proto._phase == "idle"  # connected, nothing sent
+    proto.data_received(b"GET /health HTTP/1.1\r\n")
+    assert proto._phase == "head"
+    timer = proto._timer
+    proto.data_received(b"Host: x\r\n")
+    assert proto._timer is timer  # more bytes of the head do not extend its deadline
+    proto._expired("head")
+    assert transport.written.startswith(b"HTTP/1.1 408 ") and transport.closed
+
+
+async def test_a_stalled_body_closes_unless_the_application_holds_it_up() -> None:
+    proto, transport = guarded()
+    proto.data_received(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    assert proto._phase == "body"
+    proto.flow.pause_reading()  # uvicorn stopped reading: the application has not taken the body
+    proto._expired("body")
+    assert not transport.closed and proto._phase == "body"
+    proto.flow.resume_reading()
+    proto._expired("body")
+    assert transport.closed and transport.written == b""
+    for task in proto.tasks:
+        task.cancel()
