@@ -226,3 +226,14 @@ def test_help_lists_every_command() -> None:
     r = subprocess.run([sys.executable, "-m", "wgpilot", "--help"], capture_output=True, text=True)
     for command in ("serve", "init", "status", "network", "peer", "version", "config"):
         assert f"  {command} " in r.stdout
+
+
+def test_expiry_counts_ascii_digits_only() -> None:
+    from wgpilot.cli.peer import parse_expiry
+
+    assert parse_expiry("1750000000") == 1750000000
+    assert parse_expiry("30d") > 1750000000
+    for bad in ("²", "\u0663\u0660d", "1_0", "²h"):  # "²" made int() raise; "\u0663\u0660d" was 30 days
+        with pytest.raises(SystemExit) as exc:
+            parse_expiry(bad)
+        assert exc.value.code == 2
