@@ -1,11 +1,13 @@
-"""Servers for bench/api.py, on the same uvicorn + TLS setup wgpilot serve uses:
-``wgpilot`` (the real app, real SQLite, N peers, fake kernel) or ``bare`` (one
-Starlette JSON endpoint returning a list of the same size). Prints "READY port token"."""
+"""Servers for bench/api.py: ``wgpilot`` (the real app, real SQLite, N peers, fake
+kernel) served as `wgpilot serve` serves it (web/server.py: its TLS listener and
+connection guard on uvicorn), or ``bare`` (one Starlette JSON endpoint returning a list
+of the same size) on plain uvicorn + TLS. Prints "READY port token"."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -29,6 +31,8 @@ from wgpilot.services.context import Context
 from wgpilot.services.reconcile import Reconciler
 from wgpilot.tls.manager import TlsManager
 from wgpilot.web.app import create_app
+from wgpilot.web.connections import Limits
+from wgpilot.web.server import WebServer
 from wgpilot.web.state import WebState
 
 
@@ -82,13 +86,22 @@ def bare_app(peers: int) -> Starlette:
 
 
 async def main(kind: str, data: Path, peers: int) -> None:
-    token = "-"
     if kind == "wgpilot":
         app, token, ssl_context = await wgpilot_app(data, peers)
-    else:
-        app = bare_app(peers)
-        settings = config.load(None, env={"WGPILOT_DATA_DIR": str(data), "WGPILOT_TLS_HTTP_PORT": "0"})
-        ssl_context = await TlsManager(settings).prepare()
+        # Every wrk connection comes from one address: no per-address cap in the way.
+        limits = Limits(max_connections=4096, max_per_client=4096)
+        web = WebServer(app, ssl_context, "127.0.0.1:0", data / "wgpilot.sock", limits)  # type: ignore[arg-type]
+        web.on_bound.append(lambda address: print(f"READY {address[1]} {token}", flush=True))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, web.stop)
+        settle_heap()  # as `wgpilot serve` does once started
+        try:
+            await web.run()
+        finally:  # the database's thread would keep the process alive
+            await app.state.wgpilot.ctx.db.close()  # type: ignore[attr-defined]
+        return
+    app = bare_app(peers)
+    settings = config.load(None, env={"WGPILOT_DATA_DIR": str(data), "WGPILOT_TLS_HTTP_PORT": "0"})
+    ssl_context = await TlsManager(settings).prepare()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -98,7 +111,7 @@ async def main(kind: str, data: Path, peers: int) -> None:
     cfg.load()
     cfg.ssl = ssl_context
     settle_heap()  # as `wgpilot serve` does once started
-    print(f"READY {sock.getsockname()[1]} {token}", flush=True)
+    print(f"READY {sock.getsockname()[1]} -", flush=True)
     await uvicorn.Server(cfg).serve(sockets=[sock])
 
 

@@ -7,12 +7,16 @@ all read that one table. The result is one frozen ``Settings`` object.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from wgpilot.domain.validate import ascii_int
 
 DEFAULT_CONFIG = Path("/etc/wgpilot/config.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/wgpilot")
@@ -39,8 +43,9 @@ def _listen(v: Any) -> str | None:
     if v == "":
         return None
     _host, sep, port = str(v).rpartition(":")
-    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        return "must look like HOST:PORT, [IPv6]:PORT or :PORT"
+    number = ascii_int(port, max_digits=5)
+    if not sep or number is None or not 1 <= number <= 65535:
+        return "must look like HOST:PORT, [IPv6]:PORT or :PORT (port in digits 0-9)"
     return None
 
 
@@ -123,6 +128,34 @@ OPTIONS: tuple[Option, ...] = (
         "port for ACME HTTP-01 and the HTTP→HTTPS redirect; 0 disables",
         lambda v: None if 0 <= v <= 65535 else "must be between 0 and 65535",
     ),
+    Option(
+        "http.header_timeout",
+        int,
+        10,
+        "seconds for a TLS handshake, and for a request's head from its first byte (then 408 and close)",
+        _positive,
+    ),
+    Option(
+        "http.idle_timeout",
+        int,
+        30,
+        "seconds a connection may wait with no request in progress, or with its request body stalled",
+        _positive,
+    ),
+    Option(
+        "http.max_connections",
+        int,
+        256,
+        "open HTTPS connections in all; more get 503 (the machine's own loopback connections excepted)",
+        _positive,
+    ),
+    Option(
+        "http.max_connections_per_ip",
+        int,
+        32,
+        "open HTTPS connections per client address (IPv6: per /64); more get 429",
+        _positive,
+    ),
     Option("auth.session_ttl", int, 86400, "session lifetime in seconds", _positive),
     Option("auth.bcrypt_cost", int, 12, "bcrypt work factor for password hashes", _bcrypt_cost),
     Option(
@@ -153,6 +186,16 @@ OPTIONS: tuple[Option, ...] = (
         float,
         900.0,
         "seconds a live event stream stays open before the browser reconnects (re-checks its session)",
+        _positive,
+    ),
+    Option(
+        "monitor.max_streams", int, 256, "live event streams open at once in all; more get 429", _positive
+    ),
+    Option(
+        "monitor.max_streams_per_ip",
+        int,
+        16,
+        "live event streams open at once per client address (IPv6: per /64); more get 429",
         _positive,
     ),
     Option(
@@ -221,25 +264,31 @@ class Settings:
         return Settings(values, self.config_file, self.explicit | {k.replace("__", ".") for k in changes})
 
 
+# A decimal number in ASCII digits: float() also reads other scripts' digits, "1_0",
+# "nan" and "inf" (and TOML has inf and nan literals), none of them a duration.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _coerce(opt: Option, raw: Any, source: str) -> Any:
     value = raw
     if opt.type is int:
         if isinstance(raw, str):
-            try:
-                value = int(raw.strip())
-            except ValueError:
-                raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be an integer") from None
+            text = raw.strip()
+            value = ascii_int(text[1:]) if text.startswith("+") else ascii_int(text, signed=True)
+            if value is None:
+                raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be an integer (digits 0-9)")
         elif isinstance(raw, bool) or not isinstance(raw, int):
             raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be an integer")
     elif opt.type is float:
         if isinstance(raw, str):
-            try:
-                value = float(raw.strip())
-            except ValueError:
-                raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be a number") from None
+            if not _DECIMAL.fullmatch(raw.strip()):
+                raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be a number (digits 0-9)")
+            value = float(raw.strip())
         elif isinstance(raw, bool) or not isinstance(raw, int | float):
             raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be a number")
         value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be a finite number")
     elif opt.type is str:
         if not isinstance(raw, str):
             raise ConfigError(f"{opt.key} = {raw!r} ({source}): must be a string")

@@ -8,7 +8,11 @@ controls itself; C1 controls and U+2028/U+2029, which it would leave raw, are es
 here too. The text format escapes every control character (C0, DEL, C1,
 U+2028/U+2029) in the message and in every field (``\\n``, ``\\x1b``, ``\\u2028``),
 quotes a field value that holds a space, ``=`` or ``"`` (so a value cannot forge
-another field either), and indents a traceback's lines."""
+another field either), and indents a traceback's lines.
+
+A record stays bounded whatever a request carried: a text field keeps MAX_FIELD
+characters, a traceback MAX_TRACE (each of its lines MAX_LINE), the cut said in place.
+An exception's message may quote the request (a 60 KB path once made 187 KB of log)."""
 
 from __future__ import annotations
 
@@ -24,14 +28,36 @@ _STANDARD.add("color_message")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+MAX_FIELD = 2048
+MAX_LINE = 1024
+MAX_TRACE = 16384
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}…[{len(text) - 2 * keep} characters cut]…{text[-keep:]}"
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    return {
+        k: _cut(v, MAX_FIELD) if isinstance(v, str) else v
+        for k, v in record.__dict__.items()
+        if k not in _STANDARD and not k.startswith("_")
+    }
 
 
 _JSON_CONTROL = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), 0x2028, 0x2029)}
 
 
-class JsonFormatter(logging.Formatter):
+class _Bounded(logging.Formatter):
+    def formatException(self, ei: Any) -> str:
+        lines = super().formatException(ei).split("\n")
+        return _cut("\n".join(_cut(line, MAX_LINE) for line in lines), MAX_TRACE)
+
+
+class JsonFormatter(_Bounded):
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
             "ts": round(record.created, 3),
@@ -67,7 +93,7 @@ def _value(value: Any) -> str:
     return escape(text)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_Bounded):
     def format(self, record: logging.LogRecord) -> str:
         base = f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname:<7} {record.name}: {escape(record.getMessage())}"
         extras = _extras(record)

@@ -16,6 +16,8 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from wgpilot.domain.validate import ascii_int
+
 log = logging.getLogger(__name__)
 
 
@@ -28,8 +30,9 @@ class Notifier:
         # WATCHDOG_PID names the process the watchdog is meant for: us, or the one-file
         # bootloader whose child we are (PyInstaller runs the program in a child process);
         # not some other process that inherited the environment.
-        mine = not pid or (pid.isdigit() and int(pid) in (os.getpid(), os.getppid()))
-        self.watchdog_seconds = int(usec) / 1e6 if usec.isdigit() and int(usec) > 0 and mine else 0.0
+        mine = not pid or ascii_int(pid) in (os.getpid(), os.getppid())
+        interval = ascii_int(usec)
+        self.watchdog_seconds = interval / 1e6 if interval and mine else 0.0
 
     @property
     def enabled(self) -> bool:

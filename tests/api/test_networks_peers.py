@@ -376,3 +376,39 @@ async def test_status_and_system_info(client) -> None:
     assert info["driver"] == "fake" and info["database"]["schema_version"] >= 1
     health = await client.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "healthy"
+
+
+async def test_list_fields_report_every_bad_entry(client) -> None:
+    def fields(r) -> list[str]:
+        assert r.status_code == 422, r.text
+        return [f["field"] for f in r.json()["error"]["fields"]]
+
+    # "1.1.1" and "1.1.1.1.1" were taken as search domains; only the first bad entry was named.
+    dns = ["1.1.1", "9.9.9.9", "1.1.1.1.1", "corp.example"]
+    r = await client.put("/api/settings", json={"default_dns": dns})
+    assert fields(r) == ["default_dns[0]", "default_dns[2]"]
+    r = await client.post("/api/networks", json={"name": "lab", "subnet": "10.9.0.0/24", "dns_servers": dns})
+    assert fields(r) == ["dns_servers[0]", "dns_servers[2]"]
+    r = await client.put("/api/networks/1", json={"dns_servers": dns})
+    assert fields(r) == ["dns_servers[0]", "dns_servers[2]"]
+    r = await client.put("/api/setup/server", json={"public_ip": "203.0.113.10", "dns_servers": dns})
+    assert r.status_code in (409, 422)  # setup is complete; either way nothing was taken
+    cidrs = ["10.1.0.0/16", "nope", "10.2.0.1/16"]
+    r = await client.post(
+        "/api/networks/1/peers",
+        json={"name": "site", "role": "site-gateway", "site_networks": cidrs, "client_allowed_ips": cidrs},
+    )
+    assert fields(r) == [
+        "site_networks[1]",
+        "site_networks[2]",
+        "client_allowed_ips[1]",
+        "client_allowed_ips[2]",
+    ]
+    other = await client.post("/api/networks", json={"name": "lab", "subnet": "10.9.0.0/24"})
+    r = await client.post(
+        "/api/bridges", json={"network_a_id": 1, "network_b_id": other.json()["id"], "allowed_cidrs": cidrs}
+    )
+    assert fields(r) == ["allowed_cidrs[1]", "allowed_cidrs[2]"]
+    settings = (await client.get("/api/settings")).json()
+    assert settings["default_dns"] == ["1.1.1.1"]
+    assert (await client.get("/api/networks/1")).json()["dns_servers"] == ["1.1.1.1"]

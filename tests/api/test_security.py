@@ -65,6 +65,30 @@ async def test_every_route_needs_a_session_unless_allow_listed(client, app) -> N
     assert names >= PUBLIC
 
 
+async def test_no_route_matches_a_path_with_a_trailing_newline(client, app) -> None:
+    # Starlette's "^...$" also matched before a final "\n": DELETE /api/alerts/4%0A deleted alert 4.
+    r = await client.post(
+        "/api/alerts",
+        json={
+            "type": "peer_offline",
+            "threshold": 60,
+            "notify": "webhook",
+            "target": "https://example.com/h",
+        },
+    )
+    alert = r.json()["id"]
+    checked = 0
+    for method, path in registered(app):
+        target = concrete(path).replace("/1", f"/{alert}") if "alert" in path else concrete(path)
+        for tail in ("%0A", "%0a", "%0D%0A"):
+            r = await client.request(method, target + tail, json={} if method in ("POST", "PUT") else None)
+            assert r.status_code == 404, (method, path, tail, r.status_code)
+            checked += 1
+    assert checked >= 3 * 40
+    assert (await client.get(f"/api/alerts/{alert}")).status_code == 200
+    assert (await client.get("/api/networks/1")).json()["name"] == "office"
+
+
 async def test_cross_origin_and_origin_less_writes_are_refused(client, app) -> None:
     cookie = client.cookies.get("__Host-wgpilot_session")
     for headers in (
@@ -124,6 +148,37 @@ async def test_security_headers_everywhere(client) -> None:
     assert (await client.get("/api/networks")).headers["cache-control"] == "no-store"
     assert "immutable" in (await client.get("/assets/app-1234.js")).headers["cache-control"]
     assert (await client.get("/")).headers["cache-control"] == "no-cache"
+
+
+async def test_over_long_paths_are_404_or_414_without_a_session_and_log_one_short_line(app, caplog) -> None:
+    # A segment over 255 bytes, or a path over 4 KB, reached the file system: a 500 ("File
+    # name too long") that logged 187 KB for a 60 KB request.
+    import logging
+
+    from wgpilot.logsetup import JsonFormatter
+
+    caplog.set_level(logging.DEBUG)
+    fmt = JsonFormatter()
+    cases = [
+        ("/" + "a" * 256, 404, "NOT_FOUND"),
+        ("/" + "é" * 128, 404, "NOT_FOUND"),  # 256 bytes in UTF-8
+        ("/assets/" + "a" * 300 + ".js", 404, "NOT_FOUND"),
+        ("/x/" + "a" * 1000 + "/y", 404, "NOT_FOUND"),
+        ("/" + "/".join(["a" * 200] * 21), 414, "URI_TOO_LONG"),  # 4221 bytes
+        ("/" + "/".join(["a" * 200] * 300), 414, "URI_TOO_LONG"),  # 60 KB
+        ("/api/" + "a" * 5000, 414, "URI_TOO_LONG"),
+        ("/api/networks/" + "%41" * 1500, 414, "URI_TOO_LONG"),  # 4500 bytes as sent
+    ]
+    async with make_client(app) as anon:
+        for path, status, code in cases:
+            caplog.clear()
+            r = await anon.get(path)
+            assert (r.status_code, r.json()["error"]["code"]) == (status, code), path[:80]
+            ours = [rec for rec in caplog.records if rec.name.startswith("wgpilot")]
+            assert [rec.getMessage() for rec in ours] == ["request"], path[:80]
+            assert len(fmt.format(ours[0])) < 400
+        assert (await anon.get("/" + "a" * 255)).headers["content-type"].startswith("text/html")  # the app
+        assert (await anon.get("/" + "/".join(["a" * 200] * 20))).status_code == 200  # 4020 bytes
 
 
 TRAVERSALS = [

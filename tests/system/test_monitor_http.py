@@ -156,6 +156,8 @@ def test_sse_metrics_and_alert_mail_through_wgpilot_serve(site: Site) -> None:
             "WGPILOT_MONITOR_POLL_INTERVAL": str(POLL),
             "WGPILOT_MONITOR_ONLINE_THRESHOLD": str(THRESHOLD),
             "WGPILOT_MONITOR_SNAPSHOT_INTERVAL": "2",
+            # 21 streams from the one admin address below (the default allows 16 per address).
+            "WGPILOT_MONITOR_MAX_STREAMS_PER_IP": "32",
         }
     )
     wg.start()

@@ -61,3 +61,36 @@ def test_every_option_is_in_the_default_file_and_the_docs() -> None:
         assert f"# {name} = " in text
         assert f"`{opt.key}`" in readme, f"docs/configuration.md does not document {opt.key}"
         assert f"`{opt.env}`" in readme, f"docs/configuration.md does not name {opt.env}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("WGPILOT_RECONCILE_INTERVAL", "\u0663\u0660"),  # int() reads 30
+        ("WGPILOT_RECONCILE_INTERVAL", "²"),  # isdigit() is True, int() raises
+        ("WGPILOT_RECONCILE_INTERVAL", "3_0"),
+        ("WGPILOT_MONITOR_POLL_INTERVAL", "\u0665"),
+        ("WGPILOT_MONITOR_POLL_INTERVAL", "nan"),
+        ("WGPILOT_MONITOR_POLL_INTERVAL", "inf"),
+        ("WGPILOT_MONITOR_POLL_INTERVAL", "1e999"),
+        ("WGPILOT_LISTEN", ":\uff18\uff14\uff14\uff13"),
+        ("WGPILOT_LISTEN", "127.0.0.1:²"),
+    ],
+)
+def test_numbers_are_ascii_digits_and_finite(key: str, value: str) -> None:
+    with pytest.raises(config.ConfigError, match=f"environment {key}"):
+        config.load(None, env={key: value})
+
+
+def test_plain_numbers_still_read(tmp_path: Path) -> None:
+    env = {
+        "WGPILOT_RECONCILE_INTERVAL": " 45 ",
+        "WGPILOT_MONITOR_POLL_INTERVAL": "2.5",
+        "WGPILOT_LISTEN": ":8443",
+    }
+    s = config.load(None, env=env)
+    assert (s["reconcile_interval"], s["monitor.poll_interval"], s["listen"]) == (45, 2.5, ":8443")
+    f = tmp_path / "c.toml"
+    f.write_text("[monitor]\npoll_interval = inf\n")
+    with pytest.raises(config.ConfigError, match="finite"):
+        config.load(f, env={})

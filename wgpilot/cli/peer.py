@@ -15,6 +15,7 @@ from wgpilot.cli.output import EXIT_INPUT, fail, print_json, run, table
 from wgpilot.config import Settings
 from wgpilot.domain import render
 from wgpilot.domain.models import DEFAULT_PRESHARED_KEY
+from wgpilot.domain.validate import ascii_int
 
 network_option = click.option(
     "--network", "network_ref", required=True, metavar="NAME|ID", help="the peer's network"
@@ -68,11 +69,13 @@ def _when(ts: int) -> str:
 def parse_expiry(value: str) -> int:
     """Unix seconds, an ISO date/time, or a duration like 30d, 12h, 90m."""
     value = value.strip()
-    if value.isdigit():
-        return int(value)
+    seconds = ascii_int(value)
+    if seconds is not None:
+        return seconds
     units = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if value[:-1].isdigit() and value[-1:] in units:
-        return int(dt.datetime.now().timestamp()) + int(value[:-1]) * units[value[-1]]
+    count = ascii_int(value[:-1], max_digits=9)
+    if count is not None and value[-1:] in units:
+        return int(dt.datetime.now().timestamp()) + count * units[value[-1]]
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:

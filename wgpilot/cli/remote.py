@@ -25,6 +25,7 @@ from wgpilot.domain.errors import (
     ValidationError,
     WgpilotError,
 )
+from wgpilot.domain.validate import ascii_int
 
 TIMEOUT = 120.0
 
@@ -95,16 +96,18 @@ class ApiBackend:
         return doc
 
     async def _network_id(self, ref: str) -> int:
-        if ref.isdigit():
-            return int(ref)
+        number = ascii_int(ref, max_digits=18)
+        if number is not None:
+            return number
         for n in (await self.request("GET", "/api/networks?limit=1000"))["items"]:
             if ref in (n["name"], n["interface"]) or ref.lower() == n["name"].lower():
                 return int(n["id"])
         raise NotFoundError(f"network {ref!r} does not exist", code="NETWORK_NOT_FOUND")
 
     async def _peer_id(self, net: int, ref: str) -> int:
-        if ref.isdigit():
-            return int(ref)
+        number = ascii_int(ref, max_digits=18)
+        if number is not None:
+            return number
         page = await self.request("GET", f"/api/networks/{net}/peers?limit=50&search={quote(ref)}")
         for p in page["items"]:
             if p["name"].lower() == ref.lower():

@@ -21,7 +21,7 @@ from wgpilot.update.store import DbVersionStore
 from wgpilot.update.updater import UpdateChecker, Updater, has_source
 from wgpilot.web import banner
 from wgpilot.web.app import create_app
-from wgpilot.web.server import WebServer
+from wgpilot.web.server import WebServer, http_limits
 from wgpilot.web.state import WebState
 
 
@@ -67,7 +67,13 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             state.monitor = monitor
             daemon.add_task("monitor", monitor.run, stop=monitor.stop)
             app = create_app(state, record=monitor.record_request)
-            web = WebServer(app, ssl_context, settings["listen"], settings.data_dir / "wgpilot.sock")
+            web = WebServer(
+                app,
+                ssl_context,
+                settings["listen"],
+                settings.data_dir / "wgpilot.sock",
+                http_limits(settings),
+            )
             web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
             names = [await ctx.settings.get(ctx.db, "hostname") or "", socket.gethostname()]
             addresses = await ctx.host.addresses()

@@ -29,3 +29,14 @@ def client_key(ip: str | None) -> str:
             return str(addr.ipv4_mapped)
         return str(ipaddress.IPv6Network((addr, IPV6_PREFIX), strict=False))
     return str(addr)
+
+
+def is_loopback(ip: str) -> bool:
+    """The machine itself (127.0.0.0/8, ::1, or IPv4 loopback seen through IPv6)."""
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped.is_loopback
+    return addr.is_loopback

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from wgpilot.domain.errors import ValidationError
+from wgpilot.domain.errors import FieldError, ValidationError
 from wgpilot.domain.models import Direction, Mode, Role
 
 MAX_NAME = 64
@@ -26,8 +26,35 @@ _EMAIL_RE = re.compile(
 )
 _HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME_RE = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?$")
+# Digits and dots only: an address or nothing. wg-quick takes such a DNS entry for a
+# server, and resolvers read "1.1.1" as the IPv4 address 1.1.0.1 (inet_aton).
+_DOTTED_DIGITS = re.compile(r"[0-9.]+")
+
+
+def _is_hostname(value: str) -> bool:
+    """A DNS name, or an IPv4 address where a name is asked for (never "1.1.1")."""
+    if _DOTTED_DIGITS.fullmatch(value):
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            return False
+        return True
+    return bool(_HOSTNAME_RE.fullmatch(value))
+
 
 MAX_LIST = 64  # DNS servers, CIDR lists: enough for any real setup, bounded for safety
+
+
+def ascii_int(text: str, *, signed: bool = False, max_digits: int = 20) -> int | None:
+    """The integer ``text`` spells in ASCII digits (one leading ``-`` when ``signed``),
+    or None. Every number read from text goes through here: ``str.isdigit`` and
+    ``int`` also take other scripts' digits ("٥١٨٢٠" is 51820 to ``int``, "²" passes
+    ``isdigit`` and then makes ``int`` raise), ``int`` takes "1_000" and " 7", and
+    wireguard-go, SQLite and the kernel read none of these as we would."""
+    digits = text[1:] if signed and text.startswith("-") else text
+    if not 0 < len(digits) <= max_digits or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(text)
 
 
 def name(value: object, field: str = "name") -> str:
@@ -125,6 +152,26 @@ def cidr(value: object, field: str) -> str:
     return str(_network(value, field, None))
 
 
+def _each(
+    items: list[object] | tuple[object, ...], field: str, parse: Callable[[object, str], str]
+) -> list[str]:
+    """Every entry parsed, duplicates dropped; every bad entry reported (``field[i]``),
+    not only the first, so one answer lists all there is to fix."""
+    out: list[str] = []
+    errors: list[FieldError] = []
+    for i, item in enumerate(items):
+        try:
+            parsed = parse(item, f"{field}[{i}]")
+        except ValidationError as exc:
+            errors.extend(exc.fields)
+            continue
+        if parsed not in out:
+            out.append(parsed)
+    if errors:
+        raise ValidationError.many(errors)
+    return out
+
+
 def cidr_list(value: object, field: str, *, allow_empty: bool = True) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
@@ -132,11 +179,7 @@ def cidr_list(value: object, field: str, *, allow_empty: bool = True) -> tuple[s
         raise ValidationError.field(field, "must be a list of CIDRs")
     if len(value) > MAX_LIST:
         raise ValidationError.field(field, f"at most {MAX_LIST} entries")
-    out: list[str] = []
-    for i, item in enumerate(value):
-        c = cidr(item, f"{field}[{i}]")
-        if c not in out:
-            out.append(c)
+    out = _each(value, field, cidr)
     if not out and not allow_empty:
         raise ValidationError.field(field, "must not be empty")
     return tuple(out)
@@ -172,14 +215,17 @@ def keepalive(value: object, field: str = "persistent_keepalive") -> int | None:
 
 
 def dns_entry(value: object, field: str) -> str:
-    """A DNS server address, or a search domain (wg-quick accepts both)."""
+    """A DNS server address, or a search domain (wg-quick accepts both); digits and dots
+    only must be an IPv4 address."""
     if not isinstance(value, str) or not value or len(value) > 253:
         raise ValidationError.field(field, "must be an IP address or a domain name")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
-    if not _HOSTNAME_RE.fullmatch(value):
+    if _DOTTED_DIGITS.fullmatch(value):
+        raise ValidationError.field(field, f"{value!r} is not a valid IPv4 address")
+    if not _is_hostname(value):
         raise ValidationError.field(field, f"{value!r} is neither an IP address nor a domain name")
     return value
 
@@ -191,16 +237,11 @@ def dns_list(value: object, field: str = "dns_servers") -> tuple[str, ...]:
         raise ValidationError.field(field, "must be a list of addresses")
     if len(value) > MAX_LIST:
         raise ValidationError.field(field, f"at most {MAX_LIST} entries")
-    out: list[str] = []
-    for i, item in enumerate(value):
-        d = dns_entry(item, f"{field}[{i}]")
-        if d not in out:
-            out.append(d)
-    return tuple(out)
+    return tuple(_each(value, field, dns_entry))
 
 
 def hostname(value: object, field: str = "hostname") -> str:
-    if not isinstance(value, str) or not value or len(value) > 253 or not _HOSTNAME_RE.fullmatch(value):
+    if not isinstance(value, str) or not value or len(value) > 253 or not _is_hostname(value):
         raise ValidationError.field(field, "must be a DNS name such as vpn.example.com")
     return value.rstrip(".").lower()
 
@@ -223,17 +264,19 @@ def endpoint(value: object, field: str = "endpoint") -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 260:
         raise ValidationError.field(field, "must look like host:port")
-    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})", value) or re.fullmatch(
-        r"([^:\[\]]+):(\d{1,5})", value
+    # [0-9], not \d: \d also matches other scripts' digits, which int() reads but
+    # wireguard-go refuses (and with them the whole interface update).
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})", value) or re.fullmatch(
+        r"([^:\[\]]+):([0-9]{1,5})", value
     )
     if not m:
-        raise ValidationError.field(field, "must look like host:port or [ipv6]:port")
+        raise ValidationError.field(field, "must look like host:port or [ipv6]:port (port in digits 0-9)")
     host, port_s = m.group(1), m.group(2)
     port(int(port_s), field)
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        if ":" in host or not _HOSTNAME_RE.fullmatch(host):
+        if ":" in host or not _is_hostname(host):
             raise ValidationError.field(field, f"{host!r} is not a host name or IP address") from None
     return value
 

@@ -109,13 +109,13 @@ def encode_set(
 _PEER_RE = re.compile(
     r"([0-9a-f]{64})\n"
     r"(?:preshared_key=([0-9a-f]{64})\n)?"
-    r"(?:protocol_version=\d+\n)?"
+    r"(?:protocol_version=[0-9]+\n)?"
     r"(?:endpoint=([^\n]*)\n)?"
-    r"(?:last_handshake_time_sec=(\d+)\n)?"
-    r"(?:last_handshake_time_nsec=(\d+)\n)?"
-    r"(?:tx_bytes=(\d+)\n)?"
-    r"(?:rx_bytes=(\d+)\n)?"
-    r"(?:persistent_keepalive_interval=(\d+)\n)?"
+    r"(?:last_handshake_time_sec=([0-9]+)\n)?"
+    r"(?:last_handshake_time_nsec=([0-9]+)\n)?"
+    r"(?:tx_bytes=([0-9]+)\n)?"
+    r"(?:rx_bytes=([0-9]+)\n)?"
+    r"(?:persistent_keepalive_interval=([0-9]+)\n)?"
     r"((?:allowed_ip=[^\n]*\n)*)"
 )
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wgpilot.domain.validate import ascii_int
 from wgpilot.kernel.driver import DeviceState, PeerConfig, PeerState
 
 FAMILY_NAME = b"wireguard"
@@ -83,12 +84,13 @@ def ifname_attr(name: str) -> bytes:
 def parse_endpoint(endpoint: str) -> tuple[int, bytes, int]:
     """``"1.2.3.4:51820"`` / ``"[fd00::1]:51820"`` → (family, packed address, port); literals only."""
     host, sep, port_text = endpoint.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = ascii_int(port_text, max_digits=5)
+    if not sep or port is None or not 0 < port < 65536:
         raise ValueError(f"endpoint {endpoint!r} needs a port")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
-            return family, socket.inet_pton(family, host), int(port_text)
+            return family, socket.inet_pton(family, host), port
         except OSError:
             continue
     raise ValueError(f"endpoint {endpoint!r} is not an IP address and port")

@@ -11,8 +11,13 @@ snapshot — correct again, and without slowing anybody else down. A client that
 disconnects is released by the ``finally`` of its generator (the SSE response
 cancels it).
 
-    sub = hub.subscribe(network_id)            # may raise RateLimitedError (429)
+    sub = hub.subscribe(network_id, client)    # may raise RateLimitedError (429)
     return EventSourceResponse(sub.sse())      # {"event": ..., "data": json}
+
+Streams are capped in all (``max_subscribers``) and per client (``max_per_client``,
+``client`` being web's key for the address; None is not counted per client). A stream
+counts from ``subscribe`` until it ends, or until it is dropped unstarted (a response
+that never began): so a burst of requests cannot pass the check before any registers.
 
 ``hub.subscribe(ALL)`` is one stream for every network (``GET /api/events``): the
 snapshot holds every network's peers, and each network's change event — the very
@@ -31,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +48,8 @@ from wgpilot.monitor.state import NetworkLive, PeerStatus
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64  # events a client may lag behind before it is dropped
-MAX_SUBSCRIBERS = 1000
+MAX_SUBSCRIBERS = 256  # monitor.max_streams
+MAX_PER_CLIENT = 16  # monitor.max_streams_per_ip
 MAX_AGE = 900.0  # seconds a stream stays open (monitor.stream_max_age)
 ENCODE_SLICE = 500  # peers encoded between two yields to the event loop
 ALL = 0  # subscribe(ALL): every network in one stream (network ids start at 1)
@@ -85,12 +93,16 @@ async def _encode(peers: list[PeerStatus]) -> str:
 class Subscription:
     """One client's stream of events for one network."""
 
-    def __init__(self, hub: Hub, network_id: int) -> None:
+    def __init__(self, hub: Hub, network_id: int, client: str | None = None) -> None:
         self.hub = hub
         self.network_id = network_id
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=hub.queue_size)
         self.dropped = False
         self.deadline = asyncio.get_running_loop().time() + hub.max_age
+        hub._hold(client)
+        # Given back when the stream ends, or when this object goes unstarted.
+        self.release = weakref.finalize(self, hub._unhold, client)
+        self.release.atexit = False
 
     def offer(self, event: Event) -> None:
         if self.dropped:
@@ -136,6 +148,7 @@ class Subscription:
                 yield event
         finally:
             self.hub._remove(self)
+            self.release()
 
     async def sse(self) -> AsyncIterator[dict[str, str]]:
         """The stream as the dicts sse-starlette's EventSourceResponse takes."""
@@ -152,6 +165,7 @@ class Hub:
         everything: Callable[[], tuple[NetworkLive, ...]] = tuple,
         queue_size: int = QUEUE_SIZE,
         max_subscribers: int = MAX_SUBSCRIBERS,
+        max_per_client: int = MAX_PER_CLIENT,
         max_age: float = MAX_AGE,
     ) -> None:
         self._current = current  # network id → its latest NetworkLive (the poller's state)
@@ -159,18 +173,44 @@ class Hub:
         self.clock = clock
         self.queue_size = queue_size
         self.max_subscribers = max_subscribers
+        self.max_per_client = max_per_client
         self.max_age = max_age
+        self._held = 0  # streams counted against the caps (subscribed, not yet ended)
+        self._held_by: Counter[str] = Counter()
         self._subs: dict[int, set[Subscription]] = {}
         self._snapshots: dict[int, tuple[tuple[object, ...], asyncio.Task[Event]]] = {}
         self.published = 0  # change events encoded (one per network per poll with changes)
 
     # -- subscribers ----------------------------------------------------------------------------
-    def subscribe(self, network_id: int) -> Subscription:
+    def subscribe(self, network_id: int, client: str | None = None) -> Subscription:
         """A stream for one network. It registers when first iterated, so a response that
         never starts leaks nothing."""
-        if self.subscribers() >= self.max_subscribers:
-            raise RateLimitedError("too many live event streams; try again shortly", retry_after=5)
-        return Subscription(self, network_id)
+        if client is not None and self._held_by[client] >= self.max_per_client:
+            raise RateLimitedError(
+                f"this address already has {self.max_per_client} live event streams open "
+                "(monitor.max_streams_per_ip); close one (a browser tab) and try again",
+                retry_after=5,
+            )
+        if self._held >= self.max_subscribers:
+            raise RateLimitedError(
+                f"the server has its maximum of {self.max_subscribers} live event streams open "
+                "(monitor.max_streams); try again shortly",
+                retry_after=5,
+            )
+        return Subscription(self, network_id, client)
+
+    def _hold(self, client: str | None) -> None:
+        self._held += 1
+        if client is not None:
+            self._held_by[client] += 1
+
+    def _unhold(self, client: str | None) -> None:
+        self._held -= 1
+        if client is not None:
+            if self._held_by[client] <= 1:
+                self._held_by.pop(client, None)
+            else:
+                self._held_by[client] -= 1
 
     def subscribers(self, network_id: int | None = None) -> int:
         if network_id is not None:

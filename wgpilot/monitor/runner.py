@@ -84,6 +84,8 @@ class Monitor:
             clock=ctx.clock,
             everything=lambda: self.poller.state.networks,
             max_age=float(settings["monitor.stream_max_age"]),
+            max_subscribers=int(settings["monitor.max_streams"]),
+            max_per_client=int(settings["monitor.max_streams_per_ip"]),
         )
         self.history = History(ctx.db, clock=ctx.clock, interval=self.snapshot_interval)
         self.metrics = Metrics(lambda: self.poller.state, subscribers=self.hub.subscribers)
@@ -284,19 +286,20 @@ class Monitor:
             poll_interval=self.poll_interval,
         )
 
-    async def subscribe(self, network_id: int) -> Subscription:
+    async def subscribe(self, network_id: int, client: str | None = None) -> Subscription:
         """A live stream of one network's peer status (``GET /api/networks/{id}/events``):
-        iterate it, or hand ``sub.sse()`` to sse-starlette's EventSourceResponse."""
+        iterate it, or hand ``sub.sse()`` to sse-starlette's EventSourceResponse. ``client``
+        counts it against the per-client cap (see hub.py)."""
         if await self.ctx.networks.get(self.ctx.db, network_id) is None:
             raise NotFoundError(f"network {network_id} does not exist", code="NETWORK_NOT_FOUND")
         await self._first_poll()  # right after start-up: a real snapshot, not an empty one
-        return self.hub.subscribe(network_id)
+        return self.hub.subscribe(network_id, client)
 
-    async def subscribe_all(self) -> Subscription:
+    async def subscribe_all(self, client: str | None = None) -> Subscription:
         """One live stream for every network (``GET /api/events``): the snapshot holds all
         peers, each with its ``network_id``, then every network's changes."""
         await self._first_poll()
-        return self.hub.subscribe(ALL)
+        return self.hub.subscribe(ALL, client)
 
     async def stats(
         self,

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from wgpilot.domain.errors import ConflictError, FieldError, NotFoundError, ValidationError
 from wgpilot.domain.models import Network
+from wgpilot.domain.validate import ascii_int
 from wgpilot.services.context import Context
 from wgpilot.storage.db import Conn
 
@@ -53,8 +54,9 @@ def integrity_error(exc: sqlite3.IntegrityError, names: dict[str, str]) -> Confl
 async def resolve_network(ctx: Context, conn: Conn, ref: str | int) -> Network:
     """A network by id (int or digits) or by name/interface."""
     net = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        net = await ctx.networks.get(conn, int(ref))
+    number = ascii_int(ref, max_digits=18) if isinstance(ref, str) else ref  # ids fit SQLite's int64
+    if number is not None:
+        net = await ctx.networks.get(conn, number)
     if net is None and isinstance(ref, str):
         net = await ctx.networks.get_by_name(conn, ref) or await ctx.networks.get_by_interface(conn, ref)
     if net is None:

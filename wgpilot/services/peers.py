@@ -197,8 +197,9 @@ class PeerService:
 
     async def _resolve(self, conn: Conn, net: Network, ref: str | int) -> Peer:
         peer = None
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            peer = await self.ctx.peers.get_in_network(conn, net.id, int(ref))
+        number = validate.ascii_int(ref, max_digits=18) if isinstance(ref, str) else ref  # int64 ids
+        if number is not None:
+            peer = await self.ctx.peers.get_in_network(conn, net.id, number)
         if peer is None and isinstance(ref, str):
             peer = await self.ctx.peers.get_by_name(conn, net.id, ref)
         if peer is None:

@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 MAX_HEAD = 8192
 READ_TIMEOUT = 10.0
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # fullmatch: "$" would also match before a "\n"
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?")
 
 
 def _response(status: str, headers: dict[str, str], body: bytes = b"") -> bytes:
@@ -38,14 +38,14 @@ def respond(
     path = target.split("?", 1)[0]
     if path.startswith(CHALLENGE_PREFIX) and method in ("GET", "HEAD"):
         token = path[len(CHALLENGE_PREFIX) :]
-        value = store.get(token) if _TOKEN.match(token) else None
+        value = store.get(token) if _TOKEN.fullmatch(token) else None
         if value is None:
             return _response("404 Not Found", {"Content-Type": "text/plain"}, b"no such challenge\n")
         body = value.encode()
         return _response("200 OK", {"Content-Type": "text/plain"}, b"" if method == "HEAD" else body)
     # Never echo an unchecked Host header into Location (header injection, open redirect).
     name = fallback_host
-    if host and _HOST.match(host):
+    if host and _HOST.fullmatch(host):
         name = host[: host.index("]") + 1] if host.startswith("[") else host.split(":", 1)[0]
     if not target.startswith("/"):
         target = "/"

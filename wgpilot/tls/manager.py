@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wgpilot.config import Settings
+from wgpilot.domain.validate import ascii_int
 from wgpilot.tls import acme_client, certs
 from wgpilot.tls.acme_client import AcmeConfig, AcmeError, ChallengeStore
 from wgpilot.tls.http01 import CHALLENGE_PREFIX, HttpServer
@@ -88,7 +89,7 @@ def server_context() -> ssl.SSLContext:
 def _listen_parts(listen: str) -> tuple[str | None, int]:
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
-    return (host or None), (int(port) if port.isdigit() else 443)
+    return (host or None), (ascii_int(port, max_digits=5) or 443)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from wgpilot.update import keys as keys_mod
 SCHEMA = 1
 MAX_MANIFEST = 64 * 1024
 MAX_BINARY = 256 * 1024 * 1024
-_VERSION = re.compile(r"^(\d{1,6})\.(\d{1,6})\.(\d{1,6})(?:-([0-9A-Za-z.]{1,40}))?")
+_VERSION = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})\.([0-9]{1,6})(?:-([0-9A-Za-z.]{1,40}))?")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "armv7"}
 

@@ -8,6 +8,7 @@ from typing import Any
 from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
+from wgpilot.domain.clients import client_key
 from wgpilot.domain.errors import AuthError, UnavailableError
 from wgpilot.monitor.hub import Subscription
 from wgpilot.monitor.metrics import CONTENT_TYPE
@@ -34,12 +35,17 @@ def _stream(sub: Subscription) -> Response:
     )
 
 
+def _client(req: ApiRequest) -> str | None:
+    """The stream's client for the per-address cap; the local CLI is not capped."""
+    return None if req.ip in (None, "local") else client_key(req.ip)
+
+
 async def network_events(req: ApiRequest) -> Response:
-    return _stream(await _monitor(req).subscribe(req.params["network_id"]))
+    return _stream(await _monitor(req).subscribe(req.params["network_id"], _client(req)))
 
 
 async def all_events(req: ApiRequest) -> Response:
-    return _stream(await _monitor(req).subscribe_all())
+    return _stream(await _monitor(req).subscribe_all(_client(req)))
 
 
 async def network_stats(req: ApiRequest) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Route lookup in one regular-expression match instead of one per route.
+r"""Route lookup in one regular-expression match instead of one per route.
 
 Starlette's Router tries its routes in order, one ``re.match`` (plus a scope copy and
 a path-parameter dict) per route, until one matches fully: about twenty tries for a
@@ -10,17 +10,33 @@ have picked first, so only that route's own ``matches`` runs.
 Everything else — no full match (405 for a known path with another method, slash
 redirects, 404), lifespan, a route that is not a plain ``Route`` — goes through
 Starlette's loop unchanged, which is therefore still the definition of what matches.
+
+``Route`` is Starlette's, matching the whole path: Starlette compiles ``^...$``, and
+``$`` also matches before a final newline, so ``DELETE /api/alerts/4%0A`` deleted alert
+4. Ours end in ``\Z``, in the route's own regex (Starlette's loop) and so in the index.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from starlette.routing import BaseRoute, Match, Route, Router, get_route_path
+from starlette import routing
+from starlette.routing import BaseRoute, Match, Router, get_route_path
 from starlette.types import Receive, Scope, Send
 
 _NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
+class Route(routing.Route):
+    """Starlette's Route, matching the whole path (see the module docstring)."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        pattern = self.path_regex.pattern
+        if pattern.endswith("$"):
+            self.path_regex = re.compile(pattern[:-1] + r"\Z")
 
 
 def method_patterns(routes: Sequence[BaseRoute]) -> dict[str, re.Pattern[str]]:
@@ -28,7 +44,8 @@ def method_patterns(routes: Sequence[BaseRoute]) -> dict[str, re.Pattern[str]]:
     kind could match first, so indexing stops there); group ``_N`` names route N."""
     alternatives: dict[str, list[str]] = {}
     for i, route in enumerate(routes):
-        if type(route) is not Route:
+        # Routes that match as Starlette's Route does (ours only change the regex).
+        if not isinstance(route, routing.Route) or type(route).matches is not routing.Route.matches:
             break
         body = route.path_regex.pattern
         if not body.startswith("^"):

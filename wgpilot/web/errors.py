@@ -53,6 +53,7 @@ HTTP_CODES = {
     406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
     415: "UNSUPPORTED_MEDIA_TYPE",
     421: "MISDIRECTED_REQUEST",
     422: "VALIDATION_ERROR",
@@ -107,5 +108,7 @@ async def http_handler(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_handler(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error", extra={"path": request.url.path, "method": request.method}, exc_info=exc)
+    path = request.url.path
+    shown = path if len(path) <= 200 else f"{path[:200]}… ({len(path)} characters)"  # one bounded line
+    log.error("unhandled error", extra={"path": shown, "method": request.method}, exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "internal error; see the server log")

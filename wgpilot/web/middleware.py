@@ -3,6 +3,7 @@
     observe    access log line and request metrics by route template, for every
                request including those refused below (499: the client left before
                it could be answered)
+    length     a path over MAX_PATH bytes is a 414, before anything reads it
     guard      Host allow-list (DNS rebinding), same-origin check on state-changing
                requests (CSRF), request body size limit
     headers    CSP, HSTS, nosniff, frame-ancestors, Referrer-Policy; no-store on
@@ -29,6 +30,8 @@ from typing import Any
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wgpilot.domain.validate import ascii_int
 
 log = logging.getLogger("wgpilot.http")
 
@@ -58,6 +61,9 @@ API_HEADERS = [(b"content-security-policy", API_CSP.encode()), *_COMMON]
 # document reads.
 _SECURITY_NAMES = frozenset(k for k, _ in SECURITY_HEADERS)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# The longest path we answer (bytes as sent). Ours are short; a file system takes 4096 at
+# most (PATH_MAX), and the 500 it raised beyond that logged the path three times over.
+MAX_PATH = 4096
 
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:
@@ -123,7 +129,9 @@ class Edge:
             await send(message)
 
         try:
-            if scope.get("wgpilot.local"):
+            if len(scope.get("raw_path") or path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+                await _reject(send_out, 414, "URI_TOO_LONG", f"the path is longer than {MAX_PATH} bytes")
+            elif scope.get("wgpilot.local"):
                 await self.app(scope, receive, send_out)
             else:
                 await self.guarded(scope, receive, send_out)
@@ -181,10 +189,11 @@ class Edge:
                 return
         limit = self.body_limit(scope["path"])
         if length is not None:
-            if not length.isdigit():
+            declared = ascii_int(length)
+            if declared is None:
                 await _reject(send, 400, "BAD_REQUEST", "invalid Content-Length")
                 return
-            if int(length) > limit:
+            if declared > limit:
                 await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes")
                 return
         seen = 0

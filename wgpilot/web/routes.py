@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from wgpilot.web import api_auth, api_bridges, api_monitor, api_networks, api_setup, api_system
 from wgpilot.web.api import Endpoint, Op
+from wgpilot.web.dispatch import Route
 from wgpilot.web.openapi import document
 from wgpilot.web.static import StaticUI
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wgpilot.domain.errors import FieldError, ValidationError
+from wgpilot.domain.validate import ascii_int
 
 INT64_MAX = 2**63 - 1
 
@@ -210,11 +211,11 @@ class Query:
                 continue
             value: Any = raw
             if spec.type == "integer":
-                text = raw.strip()
-                if not (text.lstrip("-").isdigit() and len(text) <= 20):
-                    errors.append(FieldError(key, "must be an integer"))
+                number = ascii_int(raw.strip(), signed=True, max_digits=19)
+                if number is None:
+                    errors.append(FieldError(key, "must be an integer (digits 0-9)"))
                     continue
-                value = int(text)
+                value = number
             elif spec.type == "boolean":
                 if raw not in ("true", "false"):
                     errors.append(FieldError(key, "must be true or false"))

@@ -2,7 +2,11 @@
 the local control socket ``<data_dir>/wgpilot.sock`` (mode 0600) through which the
 CLI talks to a running server. Both are uvicorn servers on sockets we bind
 ourselves; the daemon owns signals and asks them to stop, which lets in-flight
-requests finish before the process exits."""
+requests finish before the process exits.
+
+The HTTPS socket is served by connections.TlsListener (admission per client and in
+all, a bounded TLS handshake) beside uvicorn's start-up and shutdown; both servers
+speak connections.GuardedH11 (every wait for the client is timed)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from typing import Literal
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from wgpilot.config import Settings
 from wgpilot.domain.errors import RuntimeFailure
+from wgpilot.web.connections import Admission, GuardedH11, Limits, Ticket, TlsListener, protocol_for
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +35,50 @@ GRACE_SECONDS = 10
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, listening: asyncio.Event | None = None) -> None:
+    """uvicorn's server; with a ``tls`` socket, connections there are accepted by a
+    TlsListener instead of uvicorn (which is then started on no socket of its own)."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        listening: asyncio.Event | None = None,
+        tls: tuple[socket.socket, ssl.SSLContext, Admission] | None = None,
+    ) -> None:
         super().__init__(config)
         self.listening = listening
+        self.tls = tls
+        self.listener: TlsListener | None = None
+        self._accepting: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield  # signals belong to the daemon, which calls stop()
 
+    def _protocol(self, ticket: Ticket) -> GuardedH11:
+        # What uvicorn's own start-up builds per connection, plus the connection's ticket.
+        cls = self.config.http_protocol_class
+        assert issubclass(cls, GuardedH11)
+        return cls(
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state, ticket=ticket
+        )
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.tls is not None and not self.should_exit:
+            sock, ssl_context, admission = self.tls
+            self.listener = TlsListener(sock, ssl_context, admission, self._protocol)
+            self._accepting = asyncio.create_task(self.listener.serve())
         if self.listening is not None and not self.should_exit:
             self.listening.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        if self.listener is not None:
+            self.listener.close()
+        await super().shutdown(sockets)
 
     def stop(self) -> None:
         self.should_exit = True
@@ -114,6 +152,16 @@ def bind_control(path: Path) -> socket.socket:
     return sock
 
 
+def http_limits(settings: Settings) -> Limits:
+    """The ``http.*`` settings as the connection guard's limits."""
+    return Limits(
+        max_connections=settings["http.max_connections"],
+        max_per_client=settings["http.max_connections_per_ip"],
+        header_timeout=settings["http.header_timeout"],
+        idle_timeout=settings["http.idle_timeout"],
+    )
+
+
 def local_app(app: ASGIApp) -> ASGIApp:
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -123,9 +171,10 @@ def local_app(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
-def _config(app: ASGIApp, *, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+def _config(app: ASGIApp, *, lifespan: Literal["on", "off"], limits: Limits) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        http=protocol_for(limits),
         lifespan=lifespan,
         log_config=None,
         access_log=False,
@@ -133,17 +182,25 @@ def _config(app: ASGIApp, *, lifespan: Literal["on", "off"]) -> uvicorn.Config:
         server_header=False,
         ws="none",
         timeout_graceful_shutdown=GRACE_SECONDS,
-        timeout_keep_alive=30,
+        timeout_keep_alive=limits.idle_timeout,
         h11_max_incomplete_event_size=65536,
     )
 
 
 class WebServer:
-    def __init__(self, app: ASGIApp, ssl_context: ssl.SSLContext, listen: str, control: Path) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        ssl_context: ssl.SSLContext,
+        listen: str,
+        control: Path,
+        limits: Limits | None = None,
+    ) -> None:
         self.app = app
         self.ssl_context = ssl_context
         self.listen = listen
         self.control = control
+        self.limits = limits or Limits()
         self._servers: list[_Server] = []
         self.address: tuple[str, int] | None = None
         self.listening = asyncio.Event()  # set once HTTPS accepts connections
@@ -155,12 +212,13 @@ class WebServer:
         for callback in self.on_bound:
             callback(self.address)
         uds = bind_control(self.control)
-        https_cfg = _config(self.app, lifespan="on")
+        https_cfg = _config(self.app, lifespan="on", limits=self.limits)
         https_cfg.load()
-        https_cfg.ssl = self.ssl_context
-        local_cfg = _config(local_app(self.app), lifespan="off")
+        https_cfg.ssl = self.ssl_context  # only named in uvicorn's start-up line: TlsListener does TLS
+        local_cfg = _config(local_app(self.app), lifespan="off", limits=self.limits)
         local_cfg.load()
-        self._servers = [_Server(https_cfg, self.listening), _Server(local_cfg)]
+        tls = (tcp, self.ssl_context, Admission(self.limits))
+        self._servers = [_Server(https_cfg, self.listening, tls), _Server(local_cfg)]
         log.info(
             "listening",
             extra={
@@ -169,7 +227,8 @@ class WebServer:
             },
         )
         try:
-            await asyncio.gather(self._servers[0].serve(sockets=[tcp]), self._servers[1].serve(sockets=[uds]))
+            # HTTPS: uvicorn on no socket of its own; its TlsListener accepts on tcp.
+            await asyncio.gather(self._servers[0].serve(sockets=[]), self._servers[1].serve(sockets=[uds]))
         finally:
             tcp.close()
             uds.close()

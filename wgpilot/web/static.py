@@ -1,7 +1,8 @@
 """The built web UI (wgpilot/web/dist, or the directory a frozen binary unpacked):
 hashed assets are cached for a year, index.html never, and every other non-API
 path falls back to index.html so the single-page app can route it. Paths are
-resolved and must stay inside the asset directory."""
+resolved and must stay inside the asset directory. A path segment longer than any
+file name (NAME_MAX, 255 bytes) names no file and no page of the app: 404."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from wgpilot.web.errors import error_response
 
 DIST = Path(__file__).resolve().parent / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
+NAME_MAX = 255  # bytes of one file name (Linux); the UI's own routes are far shorter
 
 
 class StaticUI:
@@ -28,15 +30,20 @@ class StaticUI:
     def _file(self, rel: str) -> Path | None:
         if "\0" in rel:
             return None
-        candidate = (self.root / rel.lstrip("/")).resolve()
-        if candidate != self.root and self.root not in candidate.parents:
+        try:
+            candidate = (self.root / rel.lstrip("/")).resolve()
+            if candidate != self.root and self.root not in candidate.parents:
+                return None
+            return candidate if candidate.is_file() else None
+        except OSError:  # ENAMETOOLONG, ELOOP, EACCES: no file we serve
             return None
-        return candidate if candidate.is_file() else None
 
     async def __call__(self, request: Request) -> Response:
         path = request.path_params.get("path", "")
         if path.startswith("api/") or path == "api":
             return error_response(404, "NOT_FOUND", "no such API endpoint")
+        if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in path.split("/")):
+            return error_response(404, "NOT_FOUND", f"no such page (a path segment is over {NAME_MAX} bytes)")
         if not self.built:
             return error_response(
                 503,

@@ -254,3 +254,14 @@ def test_config_into_a_directory_gets_a_name_wg_quick_accepts(data: Path, tmp_pa
     assert written.name.startswith("Anna-s-l-") and len(written.stem) <= 15
     assert written.stat().st_mode & 0o777 == 0o600
     assert "[Interface]" in written.read_text()
+
+
+def test_expiry_counts_ascii_digits_only() -> None:
+    from wgpilot.cli.peer import parse_expiry
+
+    assert parse_expiry("1750000000") == 1750000000
+    assert parse_expiry("30d") > 1750000000
+    for bad in ("²", "\u0663\u0660d", "1_0", "²h"):  # "²" made int() raise; "\u0663\u0660d" was 30 days
+        with pytest.raises(SystemExit) as exc:
+            parse_expiry(bad)
+        assert exc.value.code == 2

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from wgpilot.domain.clients import client_key
+from wgpilot.domain.clients import client_key, is_loopback
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,9 @@ def test_client_key(ip: str | None, key: str) -> None:
 
 def test_another_64_is_another_client() -> None:
     assert client_key("2001:db8:1:2::1") != client_key("2001:db8:1:3::1")
+
+
+def test_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("127.8.9.10") and is_loopback("::1")
+    assert is_loopback("::ffff:127.0.0.1")
+    assert not is_loopback("192.0.2.7") and not is_loopback("::ffff:192.0.2.7") and not is_loopback("local")

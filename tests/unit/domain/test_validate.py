@@ -82,6 +82,29 @@ def test_dns_entries_are_addresses_or_domains() -> None:
         assert err.value.fields[0].field == "dns_servers[1]"
 
 
+@pytest.mark.parametrize("bad", ["1.1.1", "1.1.1.1.1", "1.1.1.1.", "256.1.1.1", "10", "1..1.1"])
+def test_digits_and_dots_are_an_address_or_an_error(bad: str) -> None:
+    # wg-quick takes such a DNS entry for a server; resolvers read "1.1.1" as 1.1.0.1.
+    with pytest.raises(ValidationError, match="not a valid IPv4 address"):
+        validate.dns_entry(bad, "dns_servers[0]")
+    with pytest.raises(ValidationError):
+        validate.hostname(bad)
+    with pytest.raises(ValidationError):
+        validate.endpoint(f"{bad}:51820")
+    assert validate.hostname("10.0.0.1") == "10.0.0.1"  # an address is still a host
+    assert validate.dns_entry("1.example", "d") == "1.example"
+
+
+def test_list_fields_report_every_bad_entry() -> None:
+    with pytest.raises(ValidationError) as err:
+        validate.dns_list(["1.1.1", "9.9.9.9", "1.1.1.1.1", "x y", "corp.example"])
+    assert [f.field for f in err.value.fields] == ["dns_servers[0]", "dns_servers[2]", "dns_servers[3]"]
+    assert "dns_servers[2]: '1.1.1.1.1'" in err.value.message
+    with pytest.raises(ValidationError) as err:
+        validate.cidr_list(["nope", "10.0.0.0/8", "10.0.0.1/8", "x"], "site_networks")
+    assert [f.field for f in err.value.fields] == ["site_networks[0]", "site_networks[2]", "site_networks[3]"]
+
+
 def test_cidr_lists_name_the_index() -> None:
     with pytest.raises(ValidationError) as err:
         validate.cidr_list(["10.0.0.0/8", "nope"], "site_networks")
@@ -124,3 +147,40 @@ def test_email_and_hostname() -> None:
     assert validate.hostname("VPN.Example.com.") == "vpn.example.com"
     with pytest.raises(ValidationError):
         validate.hostname("-bad-.example")
+
+
+@pytest.mark.parametrize(
+    ("text", "signed", "expected"),
+    [
+        ("0", False, 0),
+        ("51820", False, 51820),
+        ("-5", True, -5),
+        ("-5", False, None),
+        ("-", True, None),
+        ("", False, None),
+        ("²", False, None),  # isdigit() is True, int() raises
+        ("\u0665\u0661\u0668\u0662\u0660", False, None),  # int() reads 51820
+        ("\uff15", False, None),  # fullwidth
+        ("1_000", False, None),
+        (" 7", False, None),
+        ("+7", False, None),
+        ("9" * 21, False, None),  # bounded: int() of thousands of digits is slow or refused
+    ],
+)
+def test_ascii_int_takes_ascii_digits_only(text: str, signed: bool, expected: int | None) -> None:
+    assert validate.ascii_int(text, signed=signed) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "198.51.100.7:\u0665\u0661\u0668\u0662\u0660",
+        "host:\uff15\uff11",
+        "[2001:db8::1]:\u0665\u0661\u0668\u0662\u0660",
+        "h:¹",
+    ],
+)
+def test_endpoint_ports_are_ascii_digits(bad: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        validate.endpoint(bad)
+    assert err.value.fields[0].field == "endpoint"

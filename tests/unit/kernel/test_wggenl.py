@@ -402,3 +402,12 @@ def test_a_later_dump_reuses_unchanged_peers_and_notices_changes() -> None:
     assert pb.preshared_key == keys.from_hex(psk.hex()) and pb.allowed_ips == ("10.0.0.3/32", "10.0.0.4/32")
     assert second.seen[a] is first.seen[a]  # reused, not decoded again
     assert set(second.seen) == {a, b}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["198.51.100.7:\u0665\u0661\u0668\u0662\u0660", "198.51.100.7:²", "[fd00::1]:\uff15", "198.51.100.7:1_0"],
+)
+def test_endpoint_ports_are_ascii_digits(bad: str) -> None:
+    with pytest.raises(ValueError, match="needs a port"):
+        g.parse_endpoint(bad)

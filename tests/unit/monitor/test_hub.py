@@ -290,3 +290,24 @@ async def test_a_write_by_another_process_is_announced_too(lab: Lab) -> None:
     assert events[-1].json() == {"kind": "networks", "network_id": lab.net.id}
     monitor.hub.close()
     await task
+
+
+async def test_streams_are_capped_per_client_and_unstarted_ones_give_their_place_back() -> None:
+    import gc
+
+    hub = Hub(lambda nid: None, clock=Clock(), max_subscribers=3, max_per_client=2)
+    mine = [hub.subscribe(1, "192.0.2.7").__aiter__() for _ in range(2)]
+    for s in mine:
+        await anext(s)
+    with pytest.raises(RateLimitedError, match=r"monitor\.max_streams_per_ip"):
+        hub.subscribe(1, "192.0.2.7")
+    # Counted from subscribe on: a burst cannot pass the check before any stream starts.
+    unstarted = hub.subscribe(1, "192.0.2.8")
+    with pytest.raises(RateLimitedError, match=r"monitor\.max_streams\)"):
+        hub.subscribe(1, "192.0.2.9")
+    del unstarted  # a response that never began
+    gc.collect()
+    hub.subscribe(1, "192.0.2.9")
+    await mine[0].aclose()  # type: ignore[attr-defined]
+    hub.subscribe(1, "192.0.2.7")
+    hub.subscribe(1, None)  # not counted per client (the local CLI, in-process users)

@@ -205,3 +205,15 @@ async def test_the_default_dns_applies_when_the_caller_names_none(ctx: Context) 
     assert given.dns_servers == ("1.1.1.1",)
     assert default.dns_servers == ("9.9.9.9", "corp.example")
     assert none.dns_servers == ()  # an explicit empty list means no DNS line
+
+
+async def test_a_reference_in_other_digits_is_a_name_not_an_id(ctx: Context) -> None:
+    from wgpilot.services.common import resolve_network
+
+    net = await make(ctx)
+    assert (await resolve_network(ctx, ctx.db, str(net.id))).id == net.id
+    # "²" passed isdigit() and made int() raise; "\u0661" (Arabic-Indic one) was read as id 1;
+    # 19 digits overflowed SQLite's integer.
+    for ref in ("²", "\u0661", "9" * 19):
+        with pytest.raises(NotFoundError):
+            await resolve_network(ctx, ctx.db, ref)

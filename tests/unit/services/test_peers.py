@@ -302,3 +302,15 @@ async def test_a_preshared_key_unless_the_creator_says_no(ctx: Context) -> None:
     dev = ctx.driver.devs["wg0"]  # type: ignore[attr-defined]
     assert dev.peers[default.public_key].preshared_key is not None
     assert dev.peers[without.public_key].preshared_key is None
+
+
+async def test_a_peer_reference_in_other_digits_is_a_name_not_an_id(ctx: Context) -> None:
+    net = await network(ctx)
+    svc = PeerService(ctx)
+    p = await svc.create(ACTOR, net.id, name="laptop")
+    assert (await svc.get(net.id, str(p.id))).id == p.id
+    named = await svc.create(ACTOR, net.id, name="\u0661")  # a valid name: \w takes any script's digits
+    assert (await svc.get(net.id, "\u0661")).id == named.id  # int("\u0661") would have been peer 1
+    for ref in ("²", "9" * 19):
+        with pytest.raises(NotFoundError):
+            await svc.get(net.id, ref)

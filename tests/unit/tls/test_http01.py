@@ -50,3 +50,15 @@ async def test_server_over_socket() -> None:
         assert b"Location: https://vpn.example:8443/x" in data
     finally:
         await server.close()
+
+
+def test_a_trailing_newline_matches_no_token_or_host() -> None:
+    # "^...$" with re.match also matched before a final "\n"; fullmatch does not.
+    store = _store()
+    store.put("tok\n", "smuggled")
+    out = respond("GET", "/.well-known/acme-challenge/tok\n", "h", store, 443, "x")
+    assert out.startswith(b"HTTP/1.1 404")
+    out = respond("GET", "/a", "vpn.example\n", store, 443, "fallback.example")
+    assert b"Location: https://fallback.example/a\r\n" in out
+    out = respond("GET", "/a", "vpn.example:\u0664\u0664\u0663", store, 443, "fallback.example")
+    assert b"Location: https://fallback.example/a\r\n" in out

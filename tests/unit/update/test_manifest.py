@@ -21,7 +21,7 @@ def test_version_order() -> None:
     assert newer("1.0.10", "1.0.9") and newer("1.0.0", "1.0.0-rc.2") and newer("1.0.0-rc.10", "1.0.0-rc.2")
     assert not newer("1.0.0", "1.0.0") and not newer("0.9.9", "1.0.0")
     assert parse_version("2.0.0") > parse_version("1.99.99")
-    for bad in ("1.0", "v1.0.0", "1.0.0-", "1.0.0\n", ""):
+    for bad in ("1.0", "v1.0.0", "1.0.0-", "1.0.0\n", "", "1.٢.3"):
         with pytest.raises(UpdateError):
             parse_version(bad)
 

@@ -112,3 +112,14 @@ def test_indexing_stops_at_the_first_route_of_another_kind() -> None:
     first = Route("/a", ep, methods=["GET"])
     patterns = method_patterns([first, Mount("/m", routes=[]), Route("/b", ep, methods=["GET"])])
     assert patterns["GET"].match("/a") and not patterns["GET"].match("/b")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_route_matches_before_a_trailing_newline(method: str) -> None:
+    # "$" also matches before a final "\n"; every route of the list must match the whole path.
+    router = IndexedRouter(ROUTES)
+    for path in sample_paths():
+        for tail in ("\n", "\r\n", "\n\n"):
+            scope = scope_for(method, path + tail)
+            assert starlette_pick(ROUTES, scope) is None, (method, path)
+            assert router.lookup(scope) is None, (method, path)

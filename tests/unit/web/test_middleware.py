@@ -68,3 +68,10 @@ async def test_bodies_within_the_limit_pass_with_the_security_headers() -> None:
     status, body, headers = await call([], [b"x" * 400, b"x" * 400])
     assert status == 200 and body == {"read": 800}
     assert headers[b"x-frame-options"] == b"DENY" and headers[b"cache-control"] == b"no-store"
+
+
+async def test_a_content_length_in_other_digits_is_a_400() -> None:
+    # b"\xb2" is "²" in latin-1, as header bytes are decoded: isdigit() said yes, int() raised.
+    for value in (b"\xb2", b"1\xb9", b"1_0", b"-1", b""):
+        status, body, _ = await call([(b"content-length", value)], [b"x"])
+        assert status == 400 and body["error"]["code"] == "BAD_REQUEST", value
