@@ -14,7 +14,8 @@ if (!existsSync(join(dist, 'index.html'))) {
 }
 const read = (rel) => readFileSync(join(dist, rel));
 const html = read('index.html').toString();
-const assets = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]);
+// every script and stylesheet of the page: hashed assets and the pre-paint /theme.js
+const assets = [...html.matchAll(/(?:src|href)="\/((?:assets\/)?[^"/]+\.(?:js|css))"/g)].map((m) => m[1]);
 
 function closure(start) {
   const seen = new Set();

@@ -225,6 +225,37 @@ async def test_peer_lifecycle_config_and_qr(client) -> None:
     assert (await client.get(f"/api/networks/1/peers/{q['id']}")).status_code == 404
 
 
+async def test_no_qr_code_for_a_peer_that_brought_its_own_key(client) -> None:
+    from wgpilot.domain import keys, render
+
+    _, public = keys.generate_keypair()
+    p = (await client.post("/api/networks/1/peers", json={"name": "tablet", "public_key": public})).json()
+    assert p["has_private_key"] is False
+    for fmt in ("", "?format=svg", "?format=png"):
+        r = await client.get(f"/api/networks/1/peers/{p['id']}/qr{fmt}")
+        assert r.status_code == 409, fmt
+        err = r.json()["error"]
+        assert err["code"] == "PEER_KEY_NOT_HELD" and "brought its own key" in err["message"]
+    # The .conf still downloads, the placeholder marked as one.
+    r = await client.get(f"/api/networks/1/peers/{p['id']}/config")
+    assert r.status_code == 200
+    assert f"{render.PLACEHOLDER_NOTE}\nPrivateKey = {render.PRIVATE_KEY_PLACEHOLDER}\n" in r.text
+
+
+async def test_config_file_names_are_interface_names_wg_quick_accepts(client) -> None:
+    import re
+
+    names = ["Anna's laptop (work)", "a-very-long-peer-name-1", "a-very-long-peer-name-2", "phone"]
+    seen = set()
+    for name in names:
+        p = (await client.post("/api/networks/1/peers", json={"name": name})).json()
+        r = await client.get(f"/api/networks/1/peers/{p['id']}/config")
+        m = re.fullmatch(r'attachment; filename="([^"]*)"', r.headers["content-disposition"])
+        assert m and re.fullmatch(r"[A-Za-z0-9_=+.-]{1,15}\.conf", m.group(1)), r.headers
+        seen.add(m.group(1))
+    assert len(seen) == len(names) and "phone.conf" in seen
+
+
 async def test_two_hundred_concurrent_peer_creations(client, app) -> None:
     async def one(i: int) -> int:
         async with make_client(
@@ -279,6 +310,42 @@ async def test_audit_log_records_who_what_and_where(client) -> None:
     assert (await client.get("/api/audit-log?action=peer.*&limit=1")).json()["total"] >= 2
     first = everything["items"][-1]["timestamp"]
     assert (await client.get(f"/api/audit-log?from={first + 10**6}")).json()["total"] == 0
+
+
+async def test_audit_entries_name_their_resource(client) -> None:
+    """The log says which peer, network, user, bridge or alert, not only "peer:6": the name
+    recorded at the time (so a deleted or renamed peer keeps it), else the current one."""
+    p = (await client.post("/api/networks/1/peers", json={"name": "kiosk"})).json()
+    await client.put(f"/api/networks/1/peers/{p['id']}", json={"name": "kiosk-2"})
+    await client.delete(f"/api/networks/1/peers/{p['id']}")
+    other = (await client.post("/api/networks", json={"name": "lab", "subnet": "10.9.0.0/24"})).json()
+    b = (await client.post("/api/bridges", json={"network_a_id": 1, "network_b_id": other["id"]})).json()
+    await client.put(f"/api/bridges/{b['id']}", json={"enabled": False})
+    rule = {
+        "type": "peer_offline",
+        "threshold": 600,
+        "notify": "webhook",
+        "target": "https://hooks.example.com/x",
+    }
+    a = (await client.post("/api/alerts", json=rule)).json()
+    await client.put(f"/api/alerts/{a['id']}", json={"threshold": 900})
+    await client.delete(f"/api/alerts/{a['id']}")  # its entries keep naming it
+    items = (await client.get("/api/audit-log?limit=1000")).json()["items"]
+    named = {(e["action"], e["resource_name"]) for e in items}
+    assert {
+        ("peer.create", "kiosk"),
+        ("peer.update", "kiosk-2"),
+        ("peer.delete", "kiosk-2"),
+        ("network.create", "lab"),
+        ("setup.admin", "admin"),
+        ("bridge.create", "office \u2013 lab"),
+        ("bridge.update", "office \u2013 lab"),
+        ("alert.create", "peer_offline"),
+        ("alert.update", "peer_offline"),
+        ("alert.delete", "peer_offline"),
+    } <= named, named
+    assert all("resource_name" in e for e in items)
+    assert next(e for e in items if e["resource"] == "settings")["resource_name"] is None
 
 
 async def test_settings_are_redacted(client) -> None:

@@ -105,6 +105,29 @@ def no_js_errors(page: Any) -> None:
     assert page.js_errors == [], f"errors in the page: {page.js_errors}"
 
 
+API_JS = """async ([method, path, body]) => {
+  const r = await fetch(path, {
+    method,
+    headers: body === null ? {} : {'Content-Type': 'application/json'},
+    body: body === null ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return {status: r.status, body: text ? JSON.parse(text) : null};
+}"""
+
+
+def api(page: Any, method: str, path: str, body: Any = None, status: int | None = None) -> Any:
+    """Call the API from the page (its session, its origin), as another tab would."""
+    r = page.evaluate(API_JS, [method, path, body])
+    if status is not None:
+        assert r["status"] == status, r
+    return r["body"]
+
+
+def network_id(page: Any, name: str) -> int:
+    return next(n["id"] for n in api(page, "GET", "/api/networks")["items"] if n["name"] == name)
+
+
 def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     # A wg-quick file that cannot be imported: offered in step 3 with the reason, not selectable.
     wgdir = stage.server.root / "wireguard"
@@ -133,6 +156,13 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
 
     expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     both_sizes(page, "wizard-2-server")
+    # Back to step 1: the administrator exists now, so it is shown, not offered again.
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_role("heading", name="Administrator created")).to_be_visible()
+    expect(page.get_by_test_id("admin-done")).to_contain_text(f"“{ADMIN}”")
+    expect(page.get_by_label("Install token")).to_have_count(0)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     page.get_by_label("Public IP address").fill(SERVER_LAN)
     page.get_by_label("DNS servers for peers").fill("9.9.9.9, 149.112.112.112")
     page.get_by_role("button", name="Continue").click()
@@ -156,6 +186,17 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     other.close()
 
     both_sizes(page, "wizard-3-network")
+    # What was typed survives going back a step and forward again.
+    page.get_by_label("Name").fill("typed before going back")
+    page.get_by_text("Advanced").click()
+    # The interface name the server would pick, as a placeholder (item 15).
+    expect(page.get_by_label("Interface (optional)")).to_have_attribute("placeholder", "wg0")
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
+    expect(page.get_by_label("Public IP address")).to_have_value(SERVER_LAN)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("typed before going back")
     # Step 2's DNS servers are the new network's (issue 16 item 16): shown, then sent.
     expect(page.get_by_label("DNS servers for peers")).to_have_value("9.9.9.9, 149.112.112.112")
     page.get_by_label("Name").fill("home")
@@ -165,10 +206,27 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
 
     expect(page.get_by_role("heading", name="Your first peer")).to_be_visible()
     both_sizes(page, "wizard-4-peer")
+    page.get_by_label("Name").fill("phone typed")
+    # Back to step 3: the network exists, so it is shown (not created a second time).
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_test_id("network-done")).to_contain_text("home")
+    expect(page.get_by_test_id("network-done")).to_contain_text("wg0")
+    expect(page.get_by_role("button", name="Create network")).to_have_count(0)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Your first peer")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("phone typed")
     page.get_by_label("Name").fill("my-phone")
     page.get_by_role("button", name="Create peer").click()
 
     expect(page.get_by_role("heading", name="Ready to connect")).to_be_visible()
+    # Back from the end: the peer exists (and setup is complete); shown, not made again.
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_test_id("peer-done")).to_contain_text("my-phone")
+    expect(page.get_by_role("button", name="Create peer")).to_have_count(0)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Ready to connect")).to_be_visible()
+    networks = page.evaluate("async () => (await (await fetch('/api/networks')).json()).items")
+    assert [n["name"] for n in networks] == ["home"]  # going back created nothing twice
     qr = page.get_by_role("img", name=re.compile("QR code"))
     expect(qr).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
@@ -350,6 +408,102 @@ def test_second_network_peer_toggle_and_live_status(stage: Stage) -> None:
     page.context.close()
 
 
+def test_changes_from_the_cli_and_the_api_reach_open_pages(stage: Stage) -> None:
+    """Item 19: peers added, disabled, renamed and removed through the CLI (which goes
+    through the running server) and through the API (another tab) appear on an open
+    network page and on the dashboard, without a reload."""
+    page = signed_in(stage)
+    office = network_id(page, "office")
+    page.goto(f"/networks/{office}")
+    expect(page.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+    dash = stage.new_page(storage_state=stage.session)
+    dash.goto("/")
+    expect(dash.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+    for p in (page, dash):
+        p.evaluate("window.__sameDocument = true")
+    rows = page.get_by_test_id("peers-table")
+    mini = dash.get_by_test_id(f"dash-peers-{office}")
+
+    stage.wgpilot.cli("peer", "add", "--network", "office", "--name", "from-cli")
+    expect(rows.locator('tr[data-peer="from-cli"]')).to_have_attribute("data-status", "never")
+    expect(mini.locator('[data-peer="from-cli"]')).to_be_visible()
+    stage.wgpilot.cli("peer", "disable", "--network", "office", "from-cli")
+    expect(rows.locator('tr[data-peer="from-cli"]')).to_have_attribute("data-status", "disabled")
+    expect(mini.locator('[data-peer="from-cli"]')).to_contain_text("disabled")
+    # The CLI went through the server (its control socket), not around it.
+    entries = api(page, "GET", "/api/audit-log?action=peer.disable&limit=1")["items"]
+    assert entries[0]["resource_name"] == "from-cli" and entries[0]["ip_address"] == "local", entries
+
+    other_tab = api(dash, "POST", f"/api/networks/{office}/peers", {"name": "from-api"}, status=201)
+    expect(rows.locator('tr[data-peer="from-api"]')).to_be_visible()
+    api(
+        dash, "PUT", f"/api/networks/{office}/peers/{other_tab['id']}", {"name": "renamed-by-api"}, status=200
+    )
+    expect(rows.locator('tr[data-peer="renamed-by-api"]')).to_be_visible()
+    expect(rows.locator('tr[data-peer="from-api"]')).to_have_count(0)
+    expect(mini.locator('[data-peer="renamed-by-api"]')).to_be_visible()
+
+    stage.wgpilot.cli("peer", "remove", "--network", "office", "from-cli")
+    api(dash, "DELETE", f"/api/networks/{office}/peers/{other_tab['id']}", status=204)
+    expect(rows.locator('tr[data-peer="from-cli"]')).to_have_count(0)
+    expect(rows.locator('tr[data-peer="renamed-by-api"]')).to_have_count(0)
+    expect(mini.locator('[data-peer="from-cli"]')).to_have_count(0)
+    expect(mini.locator('[data-peer="renamed-by-api"]')).to_have_count(0)
+    expect(rows.locator('tr[data-peer="laptop"]')).to_have_attribute("data-status", "online")
+    for p in (page, dash):
+        assert p.evaluate("window.__sameDocument === true"), "the page was reloaded"
+        no_js_errors(p)
+    dash.context.close()
+    page.context.close()
+
+
+WG_QUICK_FILE = re.compile(r"[A-Za-z0-9_=+.-]{1,15}\.conf")
+
+
+def test_config_downloads_and_a_peer_that_brought_its_own_key(stage: Stage) -> None:
+    """Items 18 and 21: a peer that brought its own key gets no QR code (the page says
+    why) and a .conf with the placeholder marked; download names are interface names
+    wg-quick accepts, from the server's one function."""
+    from wgpilot.domain import keys, render
+
+    page = signed_in(stage)
+    office = network_id(page, "office")
+    page.goto(f"/networks/{office}")
+    name = "Anna's tablet (own key)"
+    page.get_by_role("button", name="Add peer").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill(name)
+    dialog.get_by_text("Advanced").click()
+    dialog.get_by_label("The device brings its own key pair").check()
+    dialog.get_by_label("Public key of the device").fill(keys.generate_keypair()[1])
+    dialog.get_by_role("button", name="Add peer").click()
+    config = page.get_by_role("dialog", name=f"Configuration of {name}")
+    expect(config.get_by_test_id("no-qr")).to_contain_text("No QR code for this peer")
+    expect(config.get_by_test_id("no-qr")).to_contain_text("brought its own key")
+    expect(config.get_by_role("img")).to_have_count(0)
+    filename, text = download(page, config.get_by_test_id("download-config"))
+    assert WG_QUICK_FILE.fullmatch(filename) and filename == render.filename(name), filename
+    assert f"{render.PLACEHOLDER_NOTE}\nPrivateKey = {render.PRIVATE_KEY_PLACEHOLDER}" in text
+    shot(page, "peer-own-key-config")
+    pid = next(
+        p["id"] for p in api(page, "GET", f"/api/networks/{office}/peers")["items"] if p["name"] == name
+    )
+    refused = api(page, "GET", f"/api/networks/{office}/peers/{pid}/qr?format=svg", status=409)
+    assert refused["error"]["code"] == "PEER_KEY_NOT_HELD"
+    page.keyboard.press("Escape")
+
+    # A peer with a key of its own server-side: a QR code, and its file named for wg-quick too.
+    page.locator('tr[data-peer="laptop"]').get_by_role("button", name="Configuration of laptop").click()
+    config = page.get_by_role("dialog", name="Configuration of laptop")
+    expect(config.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    filename, _ = download(page, config.get_by_test_id("download-config"))
+    assert filename == "laptop.conf"
+    page.keyboard.press("Escape")
+    api(page, "DELETE", f"/api/networks/{office}/peers/{pid}", status=204)
+    no_js_errors(page)
+    page.context.close()
+
+
 # Sum of the bytes the server received from the peers of network ``name`` in the last
 # 24 hours, read from the stats endpoint by the page itself (in the admin's namespace).
 RECORDED_RX = """async (name) => {
@@ -446,6 +600,162 @@ def test_alert_rules(stage: Stage) -> None:
     assert page.evaluate("async () => (await (await fetch('/api/alerts')).json()).total") == 0
     no_js_errors(page)
     page.context.close()
+
+
+def test_a_notice_that_was_not_delivered_is_shown(stage: Stage) -> None:
+    """Item 25: a failed alert delivery shows on the Alerts page, with the reason."""
+    page = signed_in(stage)
+    rule = api(
+        page,
+        "POST",
+        "/api/alerts",
+        {"type": "transfer_spike", "threshold": 1, "notify": "email", "target": "ops@example.com"},
+        status=201,
+    )
+
+    def delivered() -> Any:
+        stage.phone.can_reach("10.50.0.1", timeout=2)  # traffic through the tunnel: the rule fires
+        return api(page, "GET", f"/api/alerts/{rule['id']}")["last_delivery"]
+
+    wait_for(lambda: delivered() is not None, 60, what="the alert's first notice")
+    page.get_by_role("link", name="Alerts").first.click()
+    row = page.locator("tbody tr", has_text="Transfer spike")
+    expect(row.get_by_test_id("last-notice")).to_contain_text("not delivered")
+    expect(row.get_by_test_id("last-notice")).to_contain_text("SMTP is not configured")
+    expect(page.get_by_role("alert").filter(has_text="could not be delivered")).to_be_visible()
+    both_sizes(page, "alerts-undelivered")
+    api(page, "DELETE", f"/api/alerts/{rule['id']}", status=204)
+    no_js_errors(page)
+    page.context.close()
+
+
+def test_words_a_new_user_reads(stage: Stage) -> None:
+    """Item 25: an expired peer says "expired"; range errors read as sentences; the
+    dashboard says what its counters and its chart count; the audit log names things."""
+    page = signed_in(stage)
+    # The dashboard: two different totals, each labelled with what it counts.
+    expect(page.get_by_test_id("live-counters")).to_contain_text("Live counters")
+    expect(page.get_by_test_id("live-counters")).to_contain_text("not only in the last 24 hours")
+    expect(page.get_by_role("heading", name="Recorded transfer, last 24 hours")).to_be_visible()
+
+    office = network_id(page, "office")
+    now = int(page.evaluate("Date.now() / 1000"))
+    short = api(
+        page, "POST", f"/api/networks/{office}/peers", {"name": "short-lived", "expires_at": now + 3}, 201
+    )
+    page.goto(f"/networks/{office}")
+    row = page.locator('tr[data-peer="short-lived"]')
+    expect(row.locator(".badge")).to_have_text("expired", timeout=20_000)
+    expect(row).not_to_contain_text("ago")
+
+    page.get_by_role("button", name="Add peer").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("keepalive-typo")
+    dialog.get_by_text("Advanced").click()
+    dialog.get_by_label("Keepalive (seconds)").fill("70000")
+    dialog.get_by_role("button", name="Add peer").click()
+    expect(field_error(dialog, "persistent_keepalive")).to_have_text("Must be between 0 and 65535 seconds.")
+    page.keyboard.press("Escape")
+    api(page, "DELETE", f"/api/networks/{office}/peers/{short['id']}", status=204)
+
+    page.get_by_role("link", name="Audit log").click()
+    table = page.get_by_test_id("audit-table")
+    expect(table).to_contain_text("peer “laptop”")
+    expect(table).to_contain_text("yes → no")  # the laptop's disable, read as words
+    expect(table).not_to_contain_text("peer:")
+    expect(table).not_to_contain_text('{"')
+    both_sizes(page, "audit-log")
+    no_js_errors(page)
+    page.context.close()
+
+
+# Runs before any page script: the theme <html> carries when <body> is parsed (before
+# the first paint), whatever sets it later.
+THEME_AT_BODY_JS = """
+new MutationObserver((_, observer) => {
+  if (document.body) {
+    window.__themeAtBody = document.documentElement.getAttribute('data-theme');
+    observer.disconnect();
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+LIGHT_BG, DARK_BG = "rgb(246, 247, 249)", "rgb(14, 17, 22)"
+
+
+def test_theme_toggle_system_light_dark(stage: Stage) -> None:
+    """Item 25: an in-app choice of system, light or dark, remembered in this browser
+    and applied before the first paint, with no CSP violation."""
+    page = signed_in(stage)
+    page.context.add_init_script(THEME_AT_BODY_JS)
+    html = page.locator("html")
+    background = "getComputedStyle(document.body).backgroundColor"
+    toggle = page.get_by_label("Theme")
+    page.emulate_media(color_scheme="light")
+    expect(toggle).to_have_value("system")
+    expect(html).to_have_attribute("data-theme", "light")
+    page.emulate_media(color_scheme="dark")  # "system" follows the system, live
+    expect(html).to_have_attribute("data-theme", "dark")
+    toggle.select_option("light")
+    expect(html).to_have_attribute("data-theme", "light")
+    assert page.evaluate(background) == LIGHT_BG
+    toggle.select_option("dark")
+    page.emulate_media(color_scheme="light")
+    expect(html).to_have_attribute("data-theme", "dark")
+    assert page.evaluate(background) == DARK_BG
+    assert page.evaluate("localStorage.getItem('wgpilot.theme')") == "dark"
+    shot(page, "dashboard-dark")
+    page.reload()
+    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    assert page.evaluate("window.__themeAtBody") == "dark"  # set before the body, so before any paint
+    expect(page.get_by_label("Theme")).to_have_value("dark")
+    page.get_by_label("Theme").select_option("system")
+    expect(html).to_have_attribute("data-theme", "light")
+    assert page.evaluate("localStorage.getItem('wgpilot.theme')") is None
+    no_js_errors(page)
+    page.context.close()
+
+
+def test_interface_name_under_advanced(stage: Stage) -> None:
+    """Item 15 (UI): the interface name can be set when creating a network; the field
+    shows the server's pick as a placeholder, checks like the server, and shows the
+    server's own field error (a WireGuard interface on the host that is not wgpilot's)."""
+    stage.server.run("wireguard-go", "wgforeign")
+    try:
+        page = signed_in(stage)
+        wait_for(
+            lambda: "wgforeign" in api(page, "GET", "/api/status")["foreign_interfaces"],
+            20,
+            what="the monitor to see the foreign interface",
+        )
+        page.get_by_role("link", name="Networks").first.click()
+        page.get_by_role("button", name="New network").click()
+        dialog = page.get_by_role("dialog", name="New network")
+        dialog.get_by_label("Name").fill("lab")
+        dialog.get_by_label("Subnet (IPv4)").fill("10.60.0.0/24")
+        dialog.get_by_label("Listen port (UDP)").fill("51830")
+        dialog.get_by_text("Advanced").click()
+        iface = dialog.get_by_label("Interface (optional)")
+        expect(iface).to_have_attribute("placeholder", "wg2")  # home has wg0, office wg1
+        iface.fill("wg lab!")
+        dialog.get_by_role("button", name="Create network").click()
+        expect(field_error(dialog, "interface")).to_contain_text("letters, digits and _ = + . -")
+        iface.fill("wg0")
+        dialog.get_by_role("button", name="Create network").click()
+        expect(field_error(dialog, "interface")).to_have_text("Network “home” uses wg0.")
+        iface.fill("wgforeign")  # only the server knows this one is taken
+        dialog.get_by_role("button", name="Create network").click()
+        expect(field_error(dialog, "interface")).to_contain_text("wgforeign")
+        expect(iface).to_have_attribute("aria-invalid", "true")
+        shot(page, "network-form-interface-error")
+        iface.fill("wg-lab")
+        dialog.get_by_role("button", name="Create network").click()
+        expect(page.get_by_role("heading", name="lab", level=1)).to_be_visible()
+        expect(page.locator(".page-subtitle")).to_contain_text("wg-lab")
+        api(page, "DELETE", f"/api/networks/{network_id(page, 'lab')}", status=204)
+        no_js_errors(page)
+        page.context.close()
+    finally:
+        stage.server.run("ip", "link", "del", "wgforeign", check=False)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from typing import Any
 
 import click
@@ -174,18 +175,32 @@ _toggle(False)
 @common
 @network_option
 @click.argument("peer_ref", metavar="PEER")
-@click.option("--qr", is_flag=True, help="print the config as a QR code for the WireGuard app")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="write to this file (mode 0600)")
+@click.option(
+    "--qr",
+    is_flag=True,
+    help="print the config as a QR code for the WireGuard app (not for a peer that brought its own key)",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(),
+    help="write to this file (mode 0600); a directory gets the file name wg-quick accepts",
+)
 def config(settings: Settings, network_ref: str, peer_ref: str, qr: bool, output: str | None) -> None:
     """Print a peer's client configuration (contains its private key)."""
 
-    async def body() -> str:
+    async def body() -> tuple[dict[str, Any], str]:
         async with backend(settings, kernel=False, create=False) as b:
-            _, text = await b.peer_config(network_ref, peer_ref)
-        return text
+            p, text = await b.peer_config(network_ref, peer_ref)
+        if qr and not output:
+            render.require_private_key(p["name"], p["has_private_key"])
+        return p, text
 
-    text = run(body)
+    p, text = run(body)
+    suggested = render.filename(p["name"])
     if output:
+        if os.path.isdir(output):
+            output = os.path.join(output, suggested)
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
@@ -194,3 +209,5 @@ def config(settings: Settings, network_ref: str, peer_ref: str, qr: bool, output
         click.echo(render.qr_terminal(text), nl=False)
     else:
         click.echo(text, nl=False)
+        if sys.stdout.isatty():
+            click.echo(f"(save it as {suggested}: wg-quick names the interface after the file)", err=True)

@@ -138,6 +138,9 @@ class AuditEntry:
     resource: str
     detail: dict[str, object] = field(default_factory=dict)
     ip_address: str | None = None
+    # What the resource is called: its name at the time of the action when the entry
+    # recorded one, else its name now; None when neither is known (e.g. deleted long ago).
+    resource_name: str | None = None
 
 
 @dataclass(frozen=True)

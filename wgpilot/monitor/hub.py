@@ -22,6 +22,13 @@ that never began): so a burst of requests cannot pass the check before any regis
 ``hub.subscribe(ALL)`` is one stream for every network (``GET /api/events``): the
 snapshot holds every network's peers, and each network's change event — the very
 same encoded Event its own subscribers get — follows; peers carry ``network_id``.
+
+Status events carry only what the poller reads from the device. That a network or
+its peers changed in the database (added, removed, enabled, renamed — from the API,
+the CLI through the server, the expiry job) is a separate ``changed`` event,
+``{"kind": "peers" | "networks" | "restore", "network_id": id | null}``, sent to the
+network's streams and the ALL streams (null: a restore, to every stream). It carries
+no peer data: a page reads the changed rows through the API, as it read them first.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ ALL = 0  # subscribe(ALL): every network in one stream (network ids start at 1)
 class Event:
     """One server-sent event; ``data`` is JSON text shared by every subscriber."""
 
-    event: str  # "snapshot" | "status" | "heartbeat"
+    event: str  # "snapshot" | "status" | "changed" | "heartbeat"
     data: str
 
     def sse(self) -> dict[str, str]:
@@ -255,6 +262,20 @@ class Hub:
         event = Event("status", await _encode(changed))
         self.published += 1
         targets = [*self._subs.get(network_id, ()), *self._subs.get(ALL, ())]
+        for sub in targets:
+            sub.offer(event)
+        return len(targets)
+
+    def changed(self, kind: str, network_id: int | None) -> int:
+        """Tell the streams of ``network_id`` (and the ALL streams; every stream when
+        None) that its rows changed in the database; returns how many got it."""
+        if network_id is None:
+            targets = [sub for subs in self._subs.values() for sub in subs]
+        else:
+            targets = [*self._subs.get(network_id, ()), *self._subs.get(ALL, ())]
+        if not targets:
+            return 0
+        event = Event("changed", json.dumps({"kind": kind, "network_id": network_id}, separators=(",", ":")))
         for sub in targets:
             sub.offer(event)
         return len(targets)

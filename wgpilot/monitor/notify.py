@@ -5,6 +5,10 @@ with backoff and never lets a failure reach the poller.
 Each destination (channel + target) has its own queue and worker: notices to one
 destination keep their order (a recovery never overtakes its alert), and a dead
 webhook does not delay the e-mails.
+
+After every attempt ``on_attempt(delivery, outcome, error, attempt)`` is awaited
+(outcome ``sent``, ``retrying`` or ``failed``): the monitor stores it, so a notice
+that does not get through is visible where the rule is, not only in the log.
 """
 
 from __future__ import annotations
@@ -196,11 +200,13 @@ class Dispatcher:
         backoff: tuple[float, ...] = BACKOFF,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         on_result: Callable[[str, str], None] | None = None,
+        on_attempt: Callable[[Delivery, str, str | None, int], Awaitable[None]] | None = None,
     ) -> None:
         self.channels = channels
         self.backoff = backoff
         self._sleep = sleep
         self._on_result = on_result  # (channel, "sent" | "retry" | "failed")
+        self._on_attempt = on_attempt
         self._queues: dict[tuple[str, str], asyncio.Queue[Delivery]] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.sent = 0
@@ -250,20 +256,32 @@ class Dispatcher:
                 if last:
                     self.failed += 1
                     self._count(d.channel, "failed")
+                    await self._attempted(d, "failed", str(exc), attempt + 1)
                     return False
                 self._count(d.channel, "retry")
+                await self._attempted(d, "retrying", str(exc), attempt + 1)
                 await self._sleep(self.backoff[attempt])
                 attempt += 1
-            except Exception:  # a bug in a channel must not kill the worker
+            except Exception as exc:  # a bug in a channel must not kill the worker
                 log.exception("alert delivery crashed", extra={**d.context, "channel": d.channel})
                 self.failed += 1
                 self._count(d.channel, "failed")
+                await self._attempted(d, "failed", f"internal error: {type(exc).__name__}", attempt + 1)
                 return False
             else:
                 self.sent += 1
                 self._count(d.channel, "sent")
                 log.info("alert delivered", extra={**d.context, "channel": d.channel, "attempt": attempt + 1})
+                await self._attempted(d, "sent", None, attempt + 1)
                 return True
+
+    async def _attempted(self, d: Delivery, outcome: str, error: str | None, attempt: int) -> None:
+        if self._on_attempt is None:
+            return
+        try:
+            await self._on_attempt(d, outcome, error, attempt)
+        except Exception:  # recording the outcome must not stop the deliveries
+            log.exception("recording an alert delivery failed", extra={**d.context, "channel": d.channel})
 
     def _count(self, channel: str, result: str) -> None:
         if self._on_result is not None:

@@ -60,6 +60,10 @@ class Poller:
         self._subscribers: list[Subscriber] = []
         self._diagnostics: tuple[str, ...] = ()
         self._diagnostics_at = float("-inf")
+        # Networks whose rows (the network, or its peers' names, keys and enabled flags)
+        # differ from the previous poll's, with "networks" or "peers": how the monitor
+        # learns of a write it was not told about (another process on the database).
+        self.edited: dict[int, str] = {}
 
     # -- wiring -------------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> None:
@@ -86,16 +90,27 @@ class Poller:
         nets = await ctx.networks.all(ctx.db)
         ours = {n.interface for n in nets}
         changes: Changes = {}
+        edited: dict[int, str] = {}
         live: list[NetworkLive] = []
         for net in nets:
-            item, changed = await self._network(net, links.get(net.interface), old.get(net.id), now)
+            prev = old.get(net.id)
+            item, changed = await self._network(net, links.get(net.interface), prev, now)
             live.append(item)
             if changed:
                 changes[net.id] = changed
+            if prev is None:
+                if self.polls:
+                    edited[net.id] = "networks"
+            elif prev.network != net:
+                edited[net.id] = "networks"
+            elif prev.labels is not item.labels and prev.labels != item.labels:
+                edited[net.id] = "peers"
         for gone in old.keys() - {n.id for n in nets}:  # deleted networks: peers go away
+            edited[gone] = "networks"
             prev = old[gone]
             if prev.peers:
                 changes[gone] = [_vanished(p) for p in prev.peers.values()]
+        self.edited = edited
         self.state = LiveState(
             driver=ctx.driver.name,
             polled_at=now,

@@ -8,7 +8,15 @@ the loops that drive them inside ``wgpilot serve``.
     app = create_app(state, record=monitor.metrics.record_request)
 
 One poll loop does everything in order: poll → publish changes → evaluate alerts →
-store a snapshot when one is due. Compaction runs in its own loop (at start-up, then
+store a snapshot when one is due.
+
+Every change a service announces (``ctx.changed``: peers or networks added, removed,
+edited, a restore) goes to the live streams at once as a ``changed`` event, whatever
+the entry point (API, the CLI through the control socket, the expiry job). A write
+this process was not told of — another process on the same database, which the CLI
+avoids by going through a running server — shows up in the poller's comparison of
+database rows (a network's at every poll, its peers' when their directory is re-read,
+at least every minute) and is announced the same way. Compaction runs in its own loop (at start-up, then
 hourly — which includes the daily roll-ups) so a big backlog never delays a poll.
 """
 
@@ -30,7 +38,15 @@ from wgpilot.monitor.health import DbProbe, health_doc
 from wgpilot.monitor.history import History
 from wgpilot.monitor.hub import ALL, Hub, Subscription
 from wgpilot.monitor.metrics import Metrics
-from wgpilot.monitor.notify import Channel, DeliveryError, Dispatcher, EmailChannel, Message, WebhookChannel
+from wgpilot.monitor.notify import (
+    Channel,
+    Delivery,
+    DeliveryError,
+    Dispatcher,
+    EmailChannel,
+    Message,
+    WebhookChannel,
+)
 from wgpilot.monitor.poller import Changes, Poller
 from wgpilot.monitor.state import LiveState, NetworkLive
 from wgpilot.services.context import Context
@@ -74,7 +90,11 @@ class Monitor:
         self.history = History(ctx.db, clock=ctx.clock, interval=self.snapshot_interval)
         self.metrics = Metrics(lambda: self.poller.state, subscribers=self.hub.subscribers)
         self.email = EmailChannel(ctx)
-        kwargs: dict[str, Any] = {"sleep": sleep, "on_result": self._delivery_result}
+        kwargs: dict[str, Any] = {
+            "sleep": sleep,
+            "on_result": self._delivery_result,
+            "on_attempt": self._delivery_attempt,
+        }
         if backoff is not None:
             kwargs["backoff"] = backoff
         self.dispatcher = Dispatcher(channels or {"email": self.email, "webhook": WebhookChannel()}, **kwargs)
@@ -83,6 +103,7 @@ class Monitor:
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
         self._early = asyncio.Event()  # a network or its peers changed: poll soon
+        self._announced: set[int | None] = set()  # networks ctx.changed told of since the last poll
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -166,6 +187,7 @@ class Monitor:
     async def tick(self) -> Changes:
         """One poll with everything that follows it. Never raises: a failure is logged
         and counted, and the next poll tries again."""
+        announced, self._announced = self._announced, set()
         try:
             state, changes = await self.poller.poll()
         except Exception:
@@ -178,6 +200,10 @@ class Monitor:
         try:
             for network_id, changed in changes.items():
                 await self.hub.publish(network_id, changed)
+            if None not in announced:
+                for network_id, kind in self.poller.edited.items():
+                    if network_id not in announced:  # written by another process
+                        self.hub.changed(kind, network_id)
         except Exception:
             log.exception("publishing live status failed")
         try:
@@ -209,9 +235,22 @@ class Monitor:
             self._early.set()
         elif kind == "alerts":
             self.alerts.invalidate()
+        if kind in ("peers", "networks", "restore"):
+            self._announced.add(None if kind == "restore" else network_id)
+            self.hub.changed(kind, None if kind == "restore" else network_id)
 
     def _delivery_result(self, channel: str, result: str) -> None:
         self.metrics.alert_deliveries.labels(channel, result).inc()
+
+    async def _delivery_attempt(self, d: Delivery, outcome: str, error: str | None, attempt: int) -> None:
+        """Keep the outcome of a rule's latest notice (the Alerts page shows a failure)."""
+        alert_id = d.context.get("alert_id")
+        if not isinstance(alert_id, int):
+            return
+        async with self.ctx.db.transaction() as tx:
+            await self.alerts.repo.record_delivery(
+                tx, alert_id, status=outcome, attempts=attempt, error=error, at=self.ctx.now()
+            )
 
     def _network(self, network_id: int) -> NetworkLive | None:
         return self.poller.state.network(network_id)

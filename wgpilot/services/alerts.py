@@ -3,7 +3,8 @@ validation and an audit entry per change. The monitor re-reads the rules when to
 through ``ctx.changed("alerts")``.
 
 Views are the API's alert object: the rule plus ``state`` (``firing`` while one of
-its incidents is open, else ``ok``).
+its incidents is open, else ``ok``) and ``last_delivery``, how its latest notice fared
+(null before the first one).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from wgpilot.domain.errors import NotFoundError, ValidationError
 from wgpilot.domain.models import Actor
 from wgpilot.services.common import UNSET, Fields
 from wgpilot.services.context import Context
-from wgpilot.storage.alerts import ALERT_TYPES, NOTIFY, Alert, AlertRepo
+from wgpilot.storage.alerts import ALERT_TYPES, NOTIFY, Alert, AlertRepo, DeliveryState
 from wgpilot.storage.db import Conn
 
 MAX_SECONDS = 30 * 86400  # thresholds of the time-based rules
@@ -24,7 +25,19 @@ MAX_BYTES = 2**53  # JSON-safe integer
 MAX_TARGET = 2048
 
 
-def alert_view(a: Alert, firing: bool) -> dict[str, Any]:
+def delivery_view(d: DeliveryState | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {
+        "status": d.status,
+        "attempts": d.attempts,
+        "error": d.error,
+        "attempted_at": d.attempted_at,
+        "sent_at": d.sent_at,
+    }
+
+
+def alert_view(a: Alert, firing: bool, delivery: DeliveryState | None = None) -> dict[str, Any]:
     return {
         "id": a.id,
         "type": a.type,
@@ -35,6 +48,7 @@ def alert_view(a: Alert, firing: bool) -> dict[str, Any]:
         "created_at": a.created_at,
         "updated_at": a.updated_at,
         "state": "firing" if firing else "ok",
+        "last_delivery": delivery_view(delivery),
     }
 
 
@@ -96,11 +110,13 @@ class AlertService:
 
     async def list(self) -> list[dict[str, Any]]:
         firing = await self.repo.firing(self.ctx.db)
-        return [alert_view(a, a.id in firing) for a in await self.repo.all(self.ctx.db)]
+        sent = await self.repo.deliveries(self.ctx.db)
+        return [alert_view(a, a.id in firing, sent.get(a.id)) for a in await self.repo.all(self.ctx.db)]
 
     async def get(self, alert_id: int) -> dict[str, Any]:
         alert = await self._get(self.ctx.db, alert_id)
-        return alert_view(alert, alert.id in await self.repo.firing(self.ctx.db))
+        sent = await self.repo.deliveries(self.ctx.db)
+        return alert_view(alert, alert.id in await self.repo.firing(self.ctx.db), sent.get(alert.id))
 
     async def _get(self, conn: Conn, alert_id: int) -> Alert:
         alert = await self.repo.get(conn, alert_id)
@@ -165,7 +181,8 @@ class AlertService:
             f.raise_if_any()
             changes = {k: v for k, v in changes.items() if getattr(old, k) != v}
             if not changes:
-                return alert_view(old, old.id in await self.repo.firing(tx))
+                unchanged = (await self.repo.deliveries(tx)).get(old.id)
+                return alert_view(old, old.id in await self.repo.firing(tx), unchanged)
             await self.repo.update(tx, alert_id, {**changes, "updated_at": now})
             if changes.get("enabled") is False or "threshold" in changes:
                 # Incidents judged by the old rule end quietly; the new rule starts fresh.
@@ -174,11 +191,12 @@ class AlertService:
             before, after = _detail(old), _detail(alert)
             diff = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
             await self.ctx.audit.record(
-                tx, actor, "alert.update", f"alert:{alert_id}", {"changes": diff}, now
+                tx, actor, "alert.update", f"alert:{alert_id}", {"type": alert.type, "changes": diff}, now
             )
             firing = alert.id in await self.repo.firing(tx)
+            delivery = (await self.repo.deliveries(tx)).get(alert.id)
         self.ctx.changed("alerts")
-        return alert_view(alert, firing)
+        return alert_view(alert, firing, delivery)
 
     async def delete(self, actor: Actor, alert_id: int) -> dict[str, Any]:
         now = self.ctx.now()

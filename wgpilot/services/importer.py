@@ -658,7 +658,13 @@ async def _import_one(
             actor,
             "network.import",
             f"network:{net_id}",
-            {"interface": iface.name, "source": iface.source, "peers": len(rows), "path": iface.path},
+            {
+                "name": net.name,
+                "interface": iface.name,
+                "source": iface.source,
+                "peers": len(rows),
+                "path": iface.path,
+            },
             now,
         )
         if ctx.kernel_enabled:

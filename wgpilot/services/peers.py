@@ -662,3 +662,12 @@ class PeerService:
             persistent_keepalive=peer.persistent_keepalive,
         )
         return peer, render.render(cfg)
+
+    async def qr_config(self, network_ref: str | int, peer_ref: str | int) -> tuple[Peer, str]:
+        """(peer, the config a QR code carries). Refused (409 PEER_KEY_NOT_HELD) for a
+        peer that brought its own key: see ``render.require_private_key``."""
+        conn = self.ctx.db
+        net = await resolve_network(self.ctx, conn, network_ref)
+        peer = await self._resolve(conn, net, peer_ref)
+        render.require_private_key(peer.name, peer.has_private_key)
+        return await self.client_config(net.id, peer.id)

@@ -76,6 +76,7 @@ def audit(e: AuditEntry) -> dict[str, Any]:
         "username": e.username,
         "action": e.action,
         "resource": e.resource,
+        "resource_name": e.resource_name,
         "detail": e.detail,
         "ip_address": e.ip_address,
     }

@@ -1,4 +1,5 @@
-"""Repository for the ``alerts`` rules and their ``alert_incidents``."""
+"""Repository for the ``alerts`` rules, their ``alert_incidents`` and the outcome of
+their latest notice (``alert_deliveries``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,20 @@ class Incident:
     started_at: int
     resolved_at: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """How the latest notice of a rule fared: ``sent``, ``retrying`` (an attempt failed,
+    another is due) or ``failed`` (given up); ``error`` of the last failed attempt;
+    ``sent_at`` of the last notice that got through, if any."""
+
+    alert_id: int
+    status: str
+    attempts: int
+    error: str | None
+    attempted_at: int
+    sent_at: int | None
 
 
 def _alert(r: sqlite3.Row) -> Alert:
@@ -142,3 +157,30 @@ class AlertRepo:
         return await tx.execute(
             "DELETE FROM alert_incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?", (before,)
         )
+
+    # -- deliveries -------------------------------------------------------------------------------
+    async def record_delivery(
+        self, tx: Tx, alert_id: int, *, status: str, attempts: int, error: str | None, at: int
+    ) -> None:
+        """The outcome of one attempt to deliver a rule's notice (nothing when the rule
+        was deleted meanwhile)."""
+        await tx.execute(
+            "INSERT INTO alert_deliveries (alert_id, status, attempts, error, attempted_at, sent_at)"
+            " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ?)"
+            " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status,"
+            " attempts = excluded.attempts, error = excluded.error,"
+            " attempted_at = excluded.attempted_at,"
+            " sent_at = COALESCE(excluded.sent_at, alert_deliveries.sent_at)",
+            (alert_id, status, attempts, error, at, at if status == "sent" else None, alert_id),
+        )
+
+    async def deliveries(self, conn: Conn) -> dict[int, DeliveryState]:
+        rows = await conn.fetchall(
+            "SELECT alert_id, status, attempts, error, attempted_at, sent_at FROM alert_deliveries"
+        )
+        return {
+            r["alert_id"]: DeliveryState(
+                r["alert_id"], r["status"], r["attempts"], r["error"], r["attempted_at"], r["sent_at"]
+            )
+            for r in rows
+        }

@@ -14,6 +14,31 @@ from wgpilot.domain.models import Actor, AuditEntry
 from wgpilot.storage.db import Conn, Tx
 
 _COLUMNS = "id, timestamp, user_id, username, action, resource, detail, ip_address"
+# The name of an entry's resource ("peer:6" → the peer's name): the one the entry
+# recorded at the time (detail.name, or detail.username for a user), else the
+# resource's current name; for a bridge its two networks, for an alert its type.
+_RESOURCE_NAME = """COALESCE(
+    json_extract(detail, '$.name'),
+    CASE
+        WHEN resource LIKE 'peer:%' THEN
+            (SELECT name FROM peers WHERE id = CAST(substr(resource, 6) AS INTEGER))
+        WHEN resource LIKE 'network:%' THEN
+            (SELECT name FROM networks WHERE id = CAST(substr(resource, 9) AS INTEGER))
+        WHEN resource LIKE 'user:%' THEN COALESCE(
+            json_extract(detail, '$.username'),
+            (SELECT username FROM users WHERE id = CAST(substr(resource, 6) AS INTEGER)))
+        WHEN resource LIKE 'bridge:%' THEN COALESCE(
+            (SELECT a.name || ' \u2013 ' || b.name FROM network_bridges AS x
+                JOIN networks AS a ON a.id = x.network_a_id JOIN networks AS b ON b.id = x.network_b_id
+                WHERE x.id = CAST(substr(resource, 8) AS INTEGER)),
+            (SELECT a.name || ' \u2013 ' || b.name FROM networks AS a, networks AS b
+                WHERE a.id = json_extract(detail, '$.network_a_id')
+                AND b.id = json_extract(detail, '$.network_b_id')))
+        WHEN resource LIKE 'alert:%' THEN COALESCE(
+            json_extract(detail, '$.type'),
+            (SELECT type FROM alerts WHERE id = CAST(substr(resource, 7) AS INTEGER)))
+    END
+) AS resource_name"""
 
 
 def _row(r: sqlite3.Row) -> AuditEntry:
@@ -26,6 +51,7 @@ def _row(r: sqlite3.Row) -> AuditEntry:
         resource=r["resource"],
         detail=json.loads(r["detail"] or "{}"),
         ip_address=r["ip_address"],
+        resource_name=r["resource_name"],
     )
 
 
@@ -99,7 +125,7 @@ class AuditRepo:
         where, params = self._filter(since, until, action, resource)
         total = int(await conn.fetchval(f"SELECT COUNT(*) FROM audit_log{where}", params))
         rows = await conn.fetchall(
-            f"SELECT {_COLUMNS} FROM audit_log{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            f"SELECT {_COLUMNS}, {_RESOURCE_NAME} FROM audit_log{where} ORDER BY id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return [_row(r) for r in rows], total

@@ -101,7 +101,7 @@ async def peer_config(req: ApiRequest) -> Response:
 
 
 async def peer_qr(req: ApiRequest) -> Response:
-    _, text = await req.state.peers.client_config(req.params["network_id"], req.params["peer_id"])
+    _, text = await req.state.peers.qr_config(req.params["network_id"], req.params["peer_id"])
     if req.query.get("format") == "svg":
         return Response(render.qr_svg(text), media_type="image/svg+xml")
     return Response(render.qr_png(text), media_type="image/png")
@@ -210,7 +210,7 @@ OPS = [
         "GET",
         PEER + "/qr",
         peer_qr,
-        "The client configuration as a QR code",
+        "The client configuration as a QR code (409 PEER_KEY_NOT_HELD for a peer that brought its own key)",
         "peers",
         query=Query({"format": string(enum=("png", "svg"))}),
         response="image/png",

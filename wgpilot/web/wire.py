@@ -284,6 +284,11 @@ AUDIT = Schema(
         "username": string(required=True, nullable=True),
         "action": string(required=True),
         "resource": string(required=True),
+        "resource_name": string(
+            required=True,
+            nullable=True,
+            description="its name at the time of the action, else now (a bridge: its networks; an alert: its type)",
+        ),
         "detail": F("object", required=True),
         "ip_address": string(required=True, nullable=True),
     },
@@ -406,7 +411,19 @@ ALERT = Schema(
         "created_at": integer(required=True, **TS),
         "updated_at": integer(required=True, **TS),
         "state": string(required=True, enum=("ok", "firing")),
+        "last_delivery": obj("AlertDelivery", required=True, nullable=True),
     },
+)
+ALERT_DELIVERY = Schema(
+    "AlertDelivery",
+    {
+        "status": string(required=True, enum=("sent", "retrying", "failed")),
+        "attempts": integer(required=True),
+        "error": string(required=True, nullable=True, max_length=None),
+        "attempted_at": integer(required=True, **TS),
+        "sent_at": integer(required=True, nullable=True, **TS),
+    },
+    description="How the latest notice of the rule fared (retrying: an attempt failed, another is due)",
 )
 STATS_POINT = Schema(
     "StatsPoint",
@@ -464,6 +481,7 @@ RESPONSE_SCHEMAS = [
     CHECK_RESULT,
     HEALTH,
     ALERT,
+    ALERT_DELIVERY,
     STATS_POINT,
     STATS,
     GENERIC,

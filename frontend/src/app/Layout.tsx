@@ -1,4 +1,5 @@
 import { lazy, Suspense, useEffect, useRef, useState, type ComponentType, type LazyExoticComponent } from 'react';
+import { ThemeToggle } from '../components/ThemeToggle';
 import { Loading } from '../components/ui';
 import { degradedMessage, refreshHealth, useHealth } from '../lib/health';
 import { Link, matchPath, useLocation } from '../lib/router';
@@ -142,6 +143,9 @@ export function Layout() {
             <Link to="/account" className={isActive('/account', loc.path) ? 'active' : ''} aria-current={isActive('/account', loc.path) ? 'page' : undefined}>
               Account &amp; password
             </Link>
+          </li>
+          <li className="nav-theme">
+            <ThemeToggle />
           </li>
         </ul>
       </nav>

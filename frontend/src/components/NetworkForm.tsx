@@ -1,11 +1,12 @@
 // Create or edit a network. Used by the networks pages and by wizard step 3.
 
+import { useEffect } from 'react';
 import { CheckField, ChoiceField, FormErrors, TextAreaField, TextField } from './fields';
 import type { NetworkInput } from '../lib/api';
 import { useForm } from '../lib/form';
-import { MODE_HELP, MODE_LABEL, overlappingNetwork, peerCapacity, portOwner, suggestPort, suggestSubnet } from '../lib/networks';
+import { MODE_HELP, MODE_LABEL, overlappingNetwork, peerCapacity, portOwner, suggestInterface, suggestPort, suggestSubnet } from '../lib/networks';
 import type { Mode, Network } from '../lib/types';
-import { checkDnsList, checkMtu, checkName, checkPort, checkSubnet, checkSubnet6, collect, splitList, toInt } from '../lib/validate';
+import { checkDnsList, checkInterface, checkMtu, checkName, checkPort, checkSubnet, checkSubnet6, collect, splitList, toInt } from '../lib/validate';
 
 export interface NetworkValues extends Record<string, unknown> {
   name: string;
@@ -17,6 +18,8 @@ export interface NetworkValues extends Record<string, unknown> {
   mtu: string;
   nat_enabled: boolean;
   inter_peer_routing: boolean;
+  /** create only: empty lets the server pick (wg0, wg1, …) */
+  interface: string;
 }
 
 export function networkDefaults(existing: readonly Network[], defaultDns: string[] = []): NetworkValues {
@@ -30,6 +33,7 @@ export function networkDefaults(existing: readonly Network[], defaultDns: string
     mtu: '',
     nat_enabled: true,
     inter_peer_routing: false,
+    interface: '',
   };
 }
 
@@ -44,6 +48,7 @@ export function valuesOf(n: Network): NetworkValues {
     mtu: n.mtu === null ? '' : String(n.mtu),
     nat_enabled: n.nat_enabled,
     inter_peer_routing: n.inter_peer_routing,
+    interface: n.interface,
   };
 }
 
@@ -70,6 +75,16 @@ export function validateNetwork(v: NetworkValues, others: readonly Network[], se
   }
   if (!errs.name && others.some((n) => n.id !== selfId && n.name.toLowerCase() === v.name.trim().toLowerCase()))
     errs.name = 'Another network has this name.';
+  // The interface is chosen once, on create; an edit never sends it.
+  const iface = v.interface.trim();
+  if (selfId === undefined && iface) {
+    const bad = checkInterface(iface);
+    if (bad) errs.interface = bad;
+    else {
+      const owner = others.find((n) => n.interface === iface);
+      if (owner) errs.interface = `Network “${owner.name}” uses ${iface}.`;
+    }
+  }
   return errs;
 }
 
@@ -90,6 +105,7 @@ export function networkBody(v: NetworkValues, before?: Network): NetworkInput {
     // Leave optional fields out rather than sending nulls the server may not expect on create.
     if (full.subnet6 === null) delete full.subnet6;
     if (full.mtu === null) delete full.mtu;
+    if (v.interface.trim()) full.interface = v.interface.trim();
     return full;
   }
   const out: NetworkInput = {};
@@ -118,14 +134,21 @@ interface Props {
   save: (body: NetworkInput) => Promise<Network>;
   onSaved: (n: Network) => void;
   onCancel?: () => void;
+  /** the label of the onCancel button (the wizard's "Back") */
+  cancelLabel?: string;
+  /** every change of the values (the wizard keeps them when the user goes back) */
+  onValues?: (values: NetworkValues) => void;
   submitLabel: string;
   /** inside a modal the buttons sit in the footer style */
   compact?: boolean;
+  /** interface names in use on the host besides the networks' (the placeholder's guess avoids them) */
+  takenInterfaces?: readonly string[];
 }
 
-export function NetworkForm({ initial, existing, network, save, onSaved, onCancel, submitLabel }: Props) {
+export function NetworkForm({ initial, existing, network, save, onSaved, onCancel, cancelLabel = 'Cancel', onValues, submitLabel, takenInterfaces = [] }: Props) {
   const form = useForm<NetworkValues>(initial, (v) => validateNetwork(v, existing, network?.id));
   const { values: v, errors } = form;
+  useEffect(() => onValues?.(v), [v, onValues]);
   const capacity = peerCapacity(v.subnet.trim());
 
   const onSubmit = form.submit(async (vals) => {
@@ -188,9 +211,24 @@ export function NetworkForm({ initial, existing, network, save, onSaved, onCance
         error={errors.nat_enabled}
         hint={v.mode === 'gateway' ? 'Needed for internet access through the server in most setups.' : 'Usually off in this mode.'}
       />
-      <details className="advanced" open={Boolean(errors.subnet6 || errors.dns_servers || errors.mtu || errors.inter_peer_routing)}>
+      <details className="advanced" open={Boolean(errors.subnet6 || errors.dns_servers || errors.mtu || errors.inter_peer_routing || errors.interface)}>
         <summary>Advanced</summary>
         <div className="stack">
+          {!network && (
+            <TextField
+              label="Interface (optional)"
+              field="interface"
+              value={v.interface}
+              onValue={(x) => form.set('interface', x)}
+              error={errors.interface}
+              placeholder={suggestInterface(existing, takenInterfaces)}
+              hint={`Empty: wgpilot picks the first free name (${suggestInterface(existing, takenInterfaces)} here, unless the server finds it taken). Up to 15 letters, digits and _ = + . -; it cannot be changed later.`}
+              spellCheck={false}
+              autoCapitalize="none"
+              autoComplete="off"
+              className="field-mono"
+            />
+          )}
           <TextField
             label="Subnet (IPv6, optional)"
             field="subnet6"
@@ -224,7 +262,7 @@ export function NetworkForm({ initial, existing, network, save, onSaved, onCance
       <div className="form-actions">
         {onCancel && (
           <button type="button" className="btn" onClick={onCancel} disabled={form.busy}>
-            Cancel
+            {cancelLabel}
           </button>
         )}
         <button type="submit" className="btn btn-primary" disabled={form.busy}>

@@ -37,31 +37,38 @@ export function PeerConfig({ peer, config: given }: { peer: Peer; config?: strin
 
   return (
     <div className="peer-config">
-      {!peer.has_private_key && (
-        <p className="notice notice-info">
-          This peer brought its own key: replace the PrivateKey placeholder in the file with the device's private key. The QR code cannot carry
-          it either.
-        </p>
-      )}
       {!peer.enabled && <p className="notice notice-warn">This peer is disabled: the configuration will not connect until it is enabled.</p>}
-      <div className="qr-wrap">
-        {qrFailed ? (
-          <p className="notice notice-bad">The QR code could not be loaded.</p>
-        ) : (
-          <img
-            className="qr"
-            src={api.peers.qrSvgUrl(peer.network_id, peer.id)}
-            alt={`QR code of the WireGuard configuration for ${peer.name}`}
-            width={240}
-            height={240}
-            onError={() => setQrFailed(true)}
-          />
-        )}
-        <p className="field-hint">Scan with the WireGuard app: + → Scan from QR code.</p>
-      </div>
+      {peer.has_private_key ? (
+        <div className="qr-wrap">
+          {qrFailed ? (
+            <p className="notice notice-bad">The QR code could not be loaded.</p>
+          ) : (
+            <img
+              className="qr"
+              src={api.peers.qrSvgUrl(peer.network_id, peer.id)}
+              alt={`QR code of the WireGuard configuration for ${peer.name}`}
+              width={240}
+              height={240}
+              onError={() => setQrFailed(true)}
+            />
+          )}
+          <p className="field-hint">Scan with the WireGuard app: + → Scan from QR code.</p>
+        </div>
+      ) : (
+        <div className="notice notice-info" data-testid="no-qr">
+          <p>
+            <strong>No QR code for this peer.</strong> It brought its own key, so wgpilot never had its private key: a QR code could only carry
+            a placeholder, and the app would import a tunnel that cannot connect.
+          </p>
+          <p>
+            Download the file and replace the marked <code>PrivateKey</code> placeholder with the device's private key (the device shows it where
+            its key pair was made).
+          </p>
+        </div>
+      )}
       <div className="button-row">
         <a className="btn btn-primary" href={api.peers.configUrl(peer.network_id, peer.id)} download data-testid="download-config">
-          Download .conf
+          {peer.has_private_key ? 'Download .conf' : 'Download .conf (add the private key)'}
         </a>
         <button type="button" className="btn" onClick={copy} disabled={!config && !!error}>
           {copied === 'done' ? 'Copied ✓' : copied === 'failed' ? 'Copy failed' : 'Copy to clipboard'}

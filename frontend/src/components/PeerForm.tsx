@@ -1,5 +1,6 @@
 // Create or edit a peer. Used by the network page and by wizard step 4.
 
+import { useEffect } from 'react';
 import type { PeerInput } from '../lib/api';
 import { fromLocalInput, toLocalInput } from '../lib/format';
 import { useForm } from '../lib/form';
@@ -126,17 +127,22 @@ interface Props {
   initial?: PeerValues;
   save: (body: PeerInput) => Promise<void>;
   onCancel?: () => void;
+  /** the label of the onCancel button (the wizard's "Back") */
+  cancelLabel?: string;
+  /** every change of the values (the wizard keeps them when the user goes back) */
+  onValues?: (values: PeerValues) => void;
   submitLabel: string;
   /** the wizard keeps it short: no advanced section */
   simple?: boolean;
 }
 
-export function PeerForm({ mode, peer, siblings, initial, save, onCancel, submitLabel, simple = false }: Props) {
+export function PeerForm({ mode, peer, siblings, initial, save, onCancel, cancelLabel = 'Cancel', onValues, submitLabel, simple = false }: Props) {
   const creating = !peer;
   const form = useForm<PeerValues>(initial ?? (peer ? peerValuesOf(peer) : peerDefaults()), (v) =>
     validatePeer(v, { creating, siblings, selfId: peer?.id }),
   );
   const { values: v, errors } = form;
+  useEffect(() => onValues?.(v), [v, onValues]);
   const tunnelOptions =
     mode === 'gateway'
       ? [
@@ -281,7 +287,7 @@ export function PeerForm({ mode, peer, siblings, initial, save, onCancel, submit
       <div className="form-actions">
         {onCancel && (
           <button type="button" className="btn" onClick={onCancel} disabled={form.busy}>
-            Cancel
+            {cancelLabel}
           </button>
         )}
         <button type="submit" className="btn btn-primary" disabled={form.busy}>

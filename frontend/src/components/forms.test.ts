@@ -6,6 +6,7 @@ import { directionLabel, validateBridge } from '../pages/Bridges';
 import { expiryTone } from '../pages/Settings';
 import { validateAdmin } from '../pages/wizard/Wizard';
 import type { Bridge, Network, Peer } from '../lib/types';
+import { suggestInterface } from '../lib/networks';
 import { networkBody, networkDefaults, validateNetwork, valuesOf } from './NetworkForm';
 import { peerBody, peerDefaults, peerValuesOf, validatePeer } from './PeerForm';
 
@@ -67,6 +68,29 @@ describe('network form', () => {
     expect(networkBody(valuesOf(home), home)).toEqual({});
     expect(networkBody({ ...valuesOf(home), listen_port: '51900', mtu: '1420' }, home)).toEqual({ listen_port: 51900, mtu: 1420 });
     expect(networkBody({ ...valuesOf({ ...home, mtu: 1420 }), mtu: '' }, { ...home, mtu: 1420 })).toEqual({ mtu: null });
+  });
+});
+
+describe('network form: the interface name (create only, under Advanced)', () => {
+  it('is optional, validated like the server, and sent only when given', () => {
+    const d = { ...networkDefaults([home]), name: 'lab' };
+    expect(validateNetwork(d, [home])).toEqual({});
+    expect(networkBody(d).interface).toBeUndefined();
+    expect(networkBody({ ...d, interface: ' wg-lab ' }).interface).toBe('wg-lab');
+    expect(validateNetwork({ ...d, interface: 'a-sixteen-chars!' }, [home]).interface).toBe('At most 15 characters.');
+    expect(validateNetwork({ ...d, interface: 'wg lab' }, [home]).interface).toContain('letters, digits and _ = + . -');
+    expect(validateNetwork({ ...d, interface: '..' }, [home]).interface).toBeDefined();
+    expect(validateNetwork({ ...d, interface: 'wg0' }, [home]).interface).toBe('Network “home” uses wg0.');
+    expect(validateNetwork({ ...d, interface: 'x=+_.-9' }, [home])).toEqual({});
+  });
+  it('an edit never checks or sends it (it cannot change)', () => {
+    expect(validateNetwork({ ...valuesOf(home), interface: 'bad name' }, [home], home.id)).toEqual({});
+    expect(networkBody({ ...valuesOf(home), interface: 'wg9' }, home)).toEqual({});
+  });
+  it('the placeholder guesses the name the server would pick', () => {
+    expect(suggestInterface([])).toBe('wg0');
+    expect(suggestInterface([home])).toBe('wg1');
+    expect(suggestInterface([home], ['wg1', 'wg3'])).toBe('wg2');
   });
 });
 

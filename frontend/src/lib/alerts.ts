@@ -1,8 +1,8 @@
 // Alert thresholds: the API counts seconds (offline, down) or bytes per hour
 // (spike); people think in minutes and MiB/hour. Pure.
 
-import { formatBytes, formatDuration } from './format';
-import type { AlertType } from './types';
+import { formatBytes, formatDuration, plural, relativeTime } from './format';
+import type { AlertDelivery, AlertType } from './types';
 
 export const ALERT_LABEL: Record<AlertType, string> = {
   peer_offline: 'Peer offline',
@@ -45,4 +45,14 @@ export function describeThreshold(type: AlertType, threshold: number): string {
   if (type === 'transfer_spike') return `more than ${formatBytes(threshold)} per hour`;
   if (type === 'peer_offline') return `offline for ${formatDuration(threshold)}`;
   return `down for ${formatDuration(threshold)}`;
+}
+
+/** The outcome of a rule's latest notice, as the Alerts page shows it. `now`: server seconds. */
+export function describeDelivery(d: AlertDelivery | null, now: number): { tone: 'ok' | 'warn' | 'bad' | 'neutral'; text: string } {
+  if (!d) return { tone: 'neutral', text: 'no notice sent yet' };
+  const when = relativeTime(d.attempted_at, now);
+  if (d.status === 'sent') return { tone: 'ok', text: `sent ${when}` };
+  const why = d.error ? `: ${d.error}` : '';
+  if (d.status === 'retrying') return { tone: 'warn', text: `attempt ${d.attempts} failed ${when}, trying again${why}` };
+  return { tone: 'bad', text: `not delivered (gave up ${when} after ${plural(d.attempts, 'attempt')})${why}` };
 }

@@ -31,6 +31,8 @@ export type NetworkInput = Partial<{
   mtu: number | null;
   nat_enabled: boolean;
   inter_peer_routing: boolean;
+  /** create only */
+  interface: string;
 }>;
 
 export type PeerInput = Partial<{

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatRate, fromLocalInput, plural, relativeTime, toLocalInput } from './format';
+import { expiryLabel, formatBytes, formatDuration, formatRate, fromLocalInput, plural, relativeTime, toLocalInput } from './format';
 
 describe('formatBytes', () => {
   it.each([
@@ -90,5 +90,20 @@ describe('helpers', () => {
     expect(fromLocalInput('')).toBeNull();
     expect(fromLocalInput('garbage')).toBeNull();
     expect(toLocalInput(null)).toBe('');
+  });
+});
+
+describe('expiryLabel', () => {
+  const now = 1_700_000_000;
+  it('says "expired" once the time has passed, never "expires … ago"', () => {
+    expect(expiryLabel(now - 300, now)).toEqual({ text: 'expired', expired: true });
+    expect(expiryLabel(now, now)).toEqual({ text: 'expired', expired: true });
+    expect(expiryLabel(now - 90 * 86400, now)?.text).toBe('expired');
+  });
+  it('counts down within the week before, and says nothing earlier', () => {
+    expect(expiryLabel(now + 300, now)).toEqual({ text: 'expires in 5 min', expired: false });
+    expect(expiryLabel(now + 3 * 86400, now)?.text).toBe('expires in 3 d');
+    expect(expiryLabel(now + 8 * 86400, now)).toBeNull();
+    expect(expiryLabel(null, now)).toBeNull();
   });
 });

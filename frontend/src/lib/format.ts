@@ -60,6 +60,17 @@ export function relativeTime(ts: number | null | undefined, now: number): string
   return formatDate(ts);
 }
 
+/**
+ * What a peer's expiry says next to its name: "expired" once the time has passed (never
+ * "expires 5 min ago"), "expires in 3 d" when it is less than `soon` seconds away, else null.
+ */
+export function expiryLabel(expiresAt: number | null | undefined, now: number, soon = 7 * 86400): { text: string; expired: boolean } | null {
+  if (expiresAt === null || expiresAt === undefined || !Number.isFinite(expiresAt) || expiresAt <= 0) return null;
+  if (expiresAt <= now) return { text: 'expired', expired: true };
+  if (expiresAt - now >= soon) return null;
+  return { text: `expires in ${relativeSpan(expiresAt - now)}`, expired: false };
+}
+
 function relativeSpan(seconds: number): string {
   const s = Math.floor(seconds);
   if (s < 60) return `${s} s`;

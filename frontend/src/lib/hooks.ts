@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from '
 import { chartWindowDue } from './chart';
 import { serverNow } from './clock';
 import { liveStore } from './liveStore';
-import type { LiveSnapshot } from './live';
+import { changeCount, type LiveSnapshot } from './live';
 
 export interface Async<T> {
   data: T | undefined;
@@ -59,6 +59,27 @@ export function useNow(everyMs = 5000): number {
 
 export function useLive(): LiveSnapshot {
   return useSyncExternalStore(liveStore.subscribe, liveStore.getSnapshot, liveStore.getSnapshot);
+}
+
+/**
+ * Read a page's rows again when the live streams say they changed (`changed` events,
+ * or a reconnect): `reload` runs `delay` ms after the count for `networkId` (or
+ * ALL_NETWORKS) moves, never while `busy` (a change during a load reloads once it
+ * ends), so a burst of changes costs a few reads, not one per change.
+ */
+export function useReloadOnChange(networkId: number, reload: () => void, busy: boolean, delay = 200): void {
+  const count = changeCount(useLive().changes, networkId);
+  const handled = useRef(count);
+  const latest = useRef(count);
+  latest.current = count;
+  useEffect(() => {
+    if (busy || count === handled.current) return;
+    const t = window.setTimeout(() => {
+      handled.current = latest.current;
+      reload();
+    }, delay);
+    return () => window.clearTimeout(t);
+  }, [count, busy, reload, delay]);
 }
 
 /** Keep the one SSE stream of every network open while the component is mounted (and `on`). */

@@ -1,6 +1,18 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { resetClock, serverNow } from './clock';
-import { ALL_NETWORKS, applySnapshot, applyStatus, backoffDelay, connOf, HEARTBEAT_TIMEOUT_MS, LiveStore, type EventSourceLike } from './live';
+import {
+  ALL_NETWORKS,
+  applyChanged,
+  applySnapshot,
+  applyStatus,
+  backoffDelay,
+  changeCount,
+  connOf,
+  HEARTBEAT_TIMEOUT_MS,
+  LiveStore,
+  NO_CHANGES,
+  type EventSourceLike,
+} from './live';
 import type { PeerStatus } from './types';
 
 const st = (peer_id: number, network_id: number, extra: Partial<PeerStatus> = {}): PeerStatus => ({
@@ -123,6 +135,24 @@ describe('merging events of the all-networks stream (GET /api/events)', () => {
   });
 });
 
+describe('changes of the rows themselves (event: changed)', () => {
+  it('counts a change for its network and for every all-networks page', () => {
+    let c = applyChanged(NO_CHANGES, 10, { kind: 'peers', network_id: 10 });
+    c = applyChanged(c, ALL_NETWORKS, { kind: 'networks', network_id: 20 });
+    expect([changeCount(c, 10), changeCount(c, 20), changeCount(c, 30), changeCount(c, ALL_NETWORKS)]).toEqual([1, 1, 0, 2]);
+  });
+
+  it('a change of everything (a restore) counts for every network', () => {
+    const c = applyChanged(applyChanged(NO_CHANGES, 10, { network_id: 10 }), 10, { kind: 'restore', network_id: null });
+    expect([changeCount(c, 10), changeCount(c, 99), changeCount(c, ALL_NETWORKS)]).toEqual([2, 1, 2]);
+  });
+
+  it('an event without network_id belongs to its stream', () => {
+    expect(changeCount(applyChanged(NO_CHANGES, 7, {}), 7)).toBe(1);
+    expect(changeCount(applyChanged(NO_CHANGES, ALL_NETWORKS, null), 3)).toBe(1);
+  });
+});
+
 describe('backoff', () => {
   it('doubles from 1 s and stops at 30 s', () => {
     const none = () => 0;
@@ -221,6 +251,31 @@ describe('LiveStore', () => {
     expect(opened[0]?.closed).toBe(true);
     expect(store.getSnapshot().conn[1]).toBeUndefined();
     expect(timers.count).toBe(0);
+  });
+
+  it('counts changed events and the snapshot after a reconnect, not the first snapshot', () => {
+    store.watch(1);
+    const first = opened[0] as FakeES;
+    first.emit('snapshot', { peers: [st(1, 1)] });
+    expect(changeCount(store.getSnapshot().changes, 1)).toBe(0);
+    first.emit('changed', { kind: 'peers', network_id: 1 });
+    expect(changeCount(store.getSnapshot().changes, 1)).toBe(1);
+    expect(store.getSnapshot().peers.size).toBe(1); // the rows are the page's to read again
+    first.fail();
+    timers.advance(1000);
+    (opened[1] as FakeES).emit('snapshot', { peers: [st(1, 1)] });
+    expect(changeCount(store.getSnapshot().changes, 1)).toBe(2); // something may have been missed
+    expect(changeCount(store.getSnapshot().changes, 2)).toBe(0);
+  });
+
+  it('changed events of the all-networks stream count for their network', () => {
+    store.watchAll();
+    const es = opened[0] as FakeES;
+    es.emit('snapshot', { peers: [] });
+    es.emit('changed', { kind: 'peers', network_id: 4 });
+    es.emit('changed', { kind: 'networks', network_id: 5 });
+    const c = store.getSnapshot().changes;
+    expect([changeCount(c, 4), changeCount(c, 5), changeCount(c, ALL_NETWORKS)]).toEqual([1, 1, 2]);
   });
 
   it('merges snapshot then status events and notifies subscribers', () => {

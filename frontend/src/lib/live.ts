@@ -4,6 +4,8 @@
 //   GET /api/events                 every network (ALL_NETWORKS); peers carry network_id
 //     event: snapshot   {peers: [PeerStatus]}   first, after every (re)connect
 //     event: status     {peers: [PeerStatus]}   only the peers that changed
+//     event: changed    {kind, network_id}      the network or its peers changed in the
+//                                               database (null: everything, a restore)
 //     event: heartbeat  {ts}                    every 15 s
 //
 // A snapshot replaces what the cache holds for its scope (one network, or all of
@@ -12,6 +14,11 @@
 // it (reference counted); a dropped stream is reopened with exponential backoff,
 // and a stream that stays silent past three missed heartbeats is treated as
 // dropped. Nothing here polls.
+//
+// Status events only patch peers a page already has. What the page shows of the rows
+// themselves (peers added, removed, disabled, renamed — by this tab, another one, or
+// the CLI) it reads again when the store's change count for that network moves: on a
+// `changed` event, and on a snapshot after a reconnect (events may have been missed).
 
 import { noteServerSeconds } from './clock';
 import type { PeerStatus } from './types';
@@ -95,11 +102,41 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
 
 export const HEARTBEAT_TIMEOUT_MS = 45_000;
 
+/** How often the rows of each network changed, as far as the streams told. */
+export interface ChangeCounts {
+  /** every change of any network (what an all-networks page follows) */
+  any: number;
+  /** changes of everything at once (a restore); part of every network's count */
+  everything: number;
+  byNetwork: Readonly<Record<number, number>>;
+}
+
+export const NO_CHANGES: ChangeCounts = { any: 0, everything: 0, byNetwork: {} };
+
+/** A `changed` event of stream `scope`: count it for its network (null: for every network). */
+export function applyChanged(counts: ChangeCounts, scope: number, data: unknown): ChangeCounts {
+  const raw = typeof data === 'object' && data !== null ? (data as { network_id?: unknown }).network_id : undefined;
+  const nid = typeof raw === 'number' ? raw : raw === null ? null : scope === ALL_NETWORKS ? null : scope;
+  return countChange(counts, nid);
+}
+
+function countChange(counts: ChangeCounts, nid: number | null): ChangeCounts {
+  if (nid === null || nid === ALL_NETWORKS) return { ...counts, any: counts.any + 1, everything: counts.everything + 1 };
+  return { ...counts, any: counts.any + 1, byNetwork: { ...counts.byNetwork, [nid]: (counts.byNetwork[nid] ?? 0) + 1 } };
+}
+
+/** The change count a page showing network `networkId` (or ALL_NETWORKS) follows. */
+export function changeCount(counts: ChangeCounts, networkId: number): number {
+  if (networkId === ALL_NETWORKS) return counts.any;
+  return counts.everything + (counts.byNetwork[networkId] ?? 0);
+}
+
 // ---- the store ---------------------------------------------------------------
 
 export interface LiveSnapshot {
   peers: PeerCache;
   conn: Readonly<Record<number, ConnState>>;
+  changes: ChangeCounts;
 }
 
 /** The subset of EventSource we use, so tests can hand in a fake. */
@@ -128,10 +165,12 @@ interface Conn {
   attempt: number;
   retry: unknown;
   watchdog: unknown;
+  /** a snapshot arrived before: the next one follows a gap in which changes may be lost */
+  synced: boolean;
 }
 
 export class LiveStore {
-  private state: LiveSnapshot = { peers: new Map(), conn: {} };
+  private state: LiveSnapshot = { peers: new Map(), conn: {}, changes: NO_CHANGES };
   private readonly listeners = new Set<() => void>();
   private readonly conns = new Map<number, Conn>();
 
@@ -153,7 +192,7 @@ export class LiveStore {
   watch(networkId: number): () => void {
     let c = this.conns.get(networkId);
     if (!c) {
-      c = { refs: 0, es: null, attempt: 0, retry: null, watchdog: null };
+      c = { refs: 0, es: null, attempt: 0, retry: null, watchdog: null, synced: false };
       this.conns.set(networkId, c);
       this.connect(networkId, c);
     }
@@ -187,7 +226,7 @@ export class LiveStore {
   /** Forget everything (logout). */
   reset(): void {
     for (const [id, c] of [...this.conns]) this.stop(id, c);
-    this.set({ peers: new Map(), conn: {} });
+    this.set({ peers: new Map(), conn: {}, changes: NO_CHANGES });
   }
 
   private set(next: LiveSnapshot): void {
@@ -218,8 +257,15 @@ export class LiveStore {
       if (c.es !== es) return;
       c.attempt = 0;
       this.armWatchdog(networkId, c);
-      this.state = { ...this.state, peers: applySnapshot(this.state.peers, networkId, parse(ev)) };
+      const changes = c.synced ? countChange(this.state.changes, networkId) : this.state.changes;
+      c.synced = true;
+      this.state = { ...this.state, peers: applySnapshot(this.state.peers, networkId, parse(ev)), changes };
       this.setConn(networkId, 'live');
+    });
+    es.addEventListener('changed', (ev) => {
+      if (c.es !== es) return;
+      this.armWatchdog(networkId, c);
+      this.set({ ...this.state, changes: applyChanged(this.state.changes, networkId, parse(ev)) });
     });
     es.addEventListener('status', (ev) => {
       if (c.es !== es) return;

@@ -49,6 +49,19 @@ export function suggestSubnet(networks: readonly Pick<Network, 'subnet'>[]): str
   return '';
 }
 
+/**
+ * The interface name the server picks when none is given (services/networks.py):
+ * the first wgN that no network uses and that is not on the host (`taken`: the
+ * host's other WireGuard interfaces, e.g. /api/status foreign_interfaces). A guess
+ * for the placeholder: the server decides, and may know of more names in use.
+ */
+export function suggestInterface(networks: readonly Pick<Network, 'interface'>[], taken: readonly string[] = []): string {
+  const used = new Set([...networks.map((n) => n.interface), ...taken]);
+  let i = 0;
+  while (used.has(`wg${i}`)) i++;
+  return `wg${i}`;
+}
+
 /** 51820, or the lowest port above it that no network listens on. */
 export function suggestPort(networks: readonly Pick<Network, 'listen_port'>[]): number {
   const used = new Set(networks.map((n) => n.listen_port));

@@ -218,6 +218,8 @@ export interface AuditEntry {
   username: string | null;
   action: string;
   resource: string;
+  /** its name at the time of the action, else now (a bridge: its networks; an alert: its type) */
+  resource_name: string | null;
   detail: Record<string, unknown>;
   ip_address: string | null;
 }
@@ -232,6 +234,18 @@ export interface Alert {
   created_at: number;
   updated_at: number;
   state: 'ok' | 'firing';
+  /** how the latest notice fared; null before the first */
+  last_delivery: AlertDelivery | null;
+}
+
+export interface AlertDelivery {
+  status: 'sent' | 'retrying' | 'failed';
+  attempts: number;
+  /** of the last failed attempt */
+  error: string | null;
+  attempted_at: number;
+  /** the last notice that got through */
+  sent_at: number | null;
 }
 
 export interface FieldError {

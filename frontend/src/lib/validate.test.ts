@@ -160,6 +160,12 @@ describe('numbers', () => {
     expect(checkKeepalive('25')).toBeNull();
     expect(checkKeepalive('65536')).not.toBeNull();
   });
+  it('range messages read as sentences, with or without a unit', () => {
+    expect(checkKeepalive('65536')).toBe('Must be between 0 and 65535 seconds.');
+    expect(checkKeepalive('soon')).toBe('Must be a whole number of seconds.');
+    expect(checkPort('0')).toBe('Must be between 1 and 65535.');
+    expect(checkMtu('x')).toBe('Must be a whole number.');
+  });
 });
 
 describe('other inputs', () => {

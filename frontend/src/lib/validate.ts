@@ -22,6 +22,17 @@ export function checkName(value: string): string | null {
   return null;
 }
 
+// A Linux interface name as wgpilot/domain/validate.py interface_name takes it.
+export const MAX_INTERFACE = 15;
+const INTERFACE_RE = /^[A-Za-z0-9_=+.-]+$/;
+
+export function checkInterface(value: string): string | null {
+  if (!value) return 'Required.';
+  if (value.length > MAX_INTERFACE) return `At most ${MAX_INTERFACE} characters.`;
+  if (!INTERFACE_RE.test(value) || value === '.' || value === '..') return 'May contain letters, digits and _ = + . - only.';
+  return null;
+}
+
 // ---- addresses ---------------------------------------------------------------
 
 /** Dotted quad → 32-bit number, or null. Leading zeros are rejected (as Python does). */
@@ -206,18 +217,19 @@ export function checkCidrList(value: string, opts: { required?: boolean } = {}):
 
 // ---- numbers -----------------------------------------------------------------
 
-function intIn(value: string, lo: number, hi: number, what: string, optional: boolean): string | null {
+/** A whole number in [lo, hi]; `unit` is a plural noun ("seconds") or "" for a bare number. */
+export function intIn(value: string, lo: number, hi: number, unit: string, optional: boolean): string | null {
   const s = value.trim();
   if (!s) return optional ? null : 'Required.';
-  if (!/^\d+$/.test(s)) return `Must be a whole number${what}.`;
+  if (!/^\d+$/.test(s)) return unit ? `Must be a whole number of ${unit}.` : 'Must be a whole number.';
   const n = Number(s);
-  if (n < lo || n > hi) return `Must be between ${lo} and ${hi}${what}.`;
+  if (n < lo || n > hi) return `Must be between ${lo} and ${hi}${unit ? ` ${unit}` : ''}.`;
   return null;
 }
 
 export const checkPort = (v: string, optional = false) => intIn(v, 1, 65535, '', optional);
 export const checkMtu = (v: string) => intIn(v, 1280, 9000, '', true);
-export const checkKeepalive = (v: string) => intIn(v, 0, 65535, ' of seconds', true);
+export const checkKeepalive = (v: string) => intIn(v, 0, 65535, 'seconds', true);
 
 /** "" → null, "51820" → 51820 (call after the matching check passed) */
 export function toInt(value: string): number | null {

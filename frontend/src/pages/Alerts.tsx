@@ -3,11 +3,11 @@ import { CheckField, FormErrors, SelectField, TextField } from '../components/fi
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { useToast } from '../components/Toast';
 import { Badge, EmptyState, ErrorState, Loading, Notice, PageHeader } from '../components/ui';
-import { ALERT_LABEL, THRESHOLD_UNIT, checkThreshold, describeThreshold, inputToThreshold, thresholdToInput } from '../lib/alerts';
+import { ALERT_LABEL, THRESHOLD_UNIT, checkThreshold, describeDelivery, describeThreshold, inputToThreshold, thresholdToInput } from '../lib/alerts';
 import { api } from '../lib/api';
 import { describeError } from '../lib/errors';
 import { useForm } from '../lib/form';
-import { useAsync, useDocumentTitle } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useNow } from '../lib/hooks';
 import { Link } from '../lib/router';
 import type { Alert, AlertType, Notify, Settings } from '../lib/types';
 import { checkEmail, checkUrl, collect } from '../lib/validate';
@@ -107,6 +107,8 @@ export default function Alerts() {
   const alerts = data.data?.alerts ?? [];
   const smtpMissing = data.data?.settings && !data.data.settings.smtp_host;
   const usesEmail = alerts.some((a) => a.notify === 'email' && a.enabled);
+  const undelivered = alerts.filter((a) => a.last_delivery?.status === 'failed').length;
+  const now = useNow(15_000);
 
   const toggle = async (a: Alert) => {
     try {
@@ -134,6 +136,12 @@ export default function Alerts() {
           E-mail alerts need an SMTP server: <Link to="/settings">set one up in Settings</Link>.
         </Notice>
       )}
+      {undelivered > 0 && (
+        <Notice tone="bad">
+          The latest notice of {undelivered === 1 ? 'one alert' : `${undelivered} alerts`} could not be delivered: see “Last notice” below
+          {smtpMissing ? ', and set up an SMTP server in Settings' : ''}.
+        </Notice>
+      )}
       {data.loading && !data.data ? (
         <Loading rows={3} />
       ) : data.error ? (
@@ -158,6 +166,7 @@ export default function Alerts() {
                 <th scope="col">Condition</th>
                 <th scope="col">Notify</th>
                 <th scope="col">State</th>
+                <th scope="col">Last notice</th>
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -175,6 +184,9 @@ export default function Alerts() {
                   </td>
                   <td data-label="State">
                     {!a.enabled ? <Badge>disabled</Badge> : a.state === 'firing' ? <Badge tone="bad">firing</Badge> : <Badge tone="ok">ok</Badge>}
+                  </td>
+                  <td data-label="Last notice" className={`delivery delivery-${describeDelivery(a.last_delivery, now).tone}`} data-testid="last-notice">
+                    {describeDelivery(a.last_delivery, now).text}
                   </td>
                   <td className="row-actions">
                     <button type="button" className="btn btn-small" onClick={() => setEditing(a)}>

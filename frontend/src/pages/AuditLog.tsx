@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
 import { api } from '../lib/api';
+import { describeResource, detailLines } from '../lib/audit';
 import { formatDateTime, fromLocalInput, toLocalInput } from '../lib/format';
 import { useAsync, useDocumentTitle } from '../lib/hooks';
 import { navigate, useLocation } from '../lib/router';
@@ -74,12 +75,24 @@ export function pageSummary(page: number, pageSize: number, total: number, shown
 }
 
 function Detail({ entry }: { entry: AuditEntry }) {
-  const keys = Object.keys(entry.detail ?? {});
-  if (keys.length === 0) return <span className="muted">—</span>;
+  const lines = detailLines(entry.detail);
+  if (lines.length === 0) return <span className="muted">—</span>;
+  const list = (
+    <dl className="detail-lines">
+      {lines.map((l, i) => (
+        <div key={i}>
+          <dt>{l.label}</dt>
+          <dd>{l.value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+  // A few lines are shown as they are; a long detail (a whole peer) folds away.
+  if (lines.length <= 3) return list;
   return (
     <details>
-      <summary>{keys.length === 1 ? keys[0] : `${keys.length} fields`}</summary>
-      <pre className="detail-json">{JSON.stringify(entry.detail, null, 2)}</pre>
+      <summary>{`${lines.length} fields`}</summary>
+      {list}
     </details>
   );
 }
@@ -193,8 +206,8 @@ export default function AuditLog() {
                     <td data-label="Action" className="mono">
                       {e.action}
                     </td>
-                    <td data-label="Resource" className="mono">
-                      {e.resource}
+                    <td data-label="Resource" title={e.resource}>
+                      {describeResource(e)}
                     </td>
                     <td data-label="IP address" className="mono">
                       {e.ip_address ?? '—'}

@@ -6,7 +6,7 @@ import { api } from '../lib/api';
 import { sumSeries } from '../lib/chart';
 import { formatBytes, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchAllNetworks } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useReloadOnChange, useWatchAllNetworks } from '../lib/hooks';
 import { ALL_NETWORKS } from '../lib/live';
 import { liveStore } from '../lib/liveStore';
 import { MODE_LABEL } from '../lib/networks';
@@ -42,7 +42,7 @@ function TransferCard({ networks, liveBytes }: { networks: Network[]; liveBytes:
     return { series: sumSeries(all.map((s) => s.series)), from, to };
   }, [ids, to]);
   return (
-    <Card title="Transfer, last 24 hours">
+    <Card title="Recorded transfer, last 24 hours">
       {stats.loading && !stats.data ? (
         <Loading rows={3} />
       ) : stats.error ? (
@@ -117,9 +117,11 @@ export default function Dashboard() {
   const snap = useLive();
   const now = useNow(5000);
   const networks = data.data?.networks ?? [];
-  // One stream (GET /api/events) keeps every network live, however many there are.
+  // One stream (GET /api/events) keeps every network live, however many there are; its
+  // `changed` events bring in networks and peers added, removed or edited anywhere.
   const anyEnabled = networks.some((n) => n.enabled);
-  useWatchAllNetworks(anyEnabled);
+  useWatchAllNetworks();
+  useReloadOnChange(ALL_NETWORKS, data.reload, data.loading);
   const conn = snap.conn[ALL_NETWORKS];
 
   const cards = useMemo(() => {
@@ -184,10 +186,10 @@ export default function Dashboard() {
                 </span>
                 <span className="stat-sub">handshake in the last 3 min</span>
               </div>
-              <div className="stat">
-                <span className="stat-label">Total transfer</span>
+              <div className="stat" data-testid="live-counters">
+                <span className="stat-label">Live counters</span>
                 <span className="stat-value">{formatBytes(cards.transfer)}</span>
-                <span className="stat-sub">since the interfaces came up</span>
+                <span className="stat-sub">received + sent by the current peers since their interface came up, not only in the last 24 hours</span>
               </div>
             </div>
           )}

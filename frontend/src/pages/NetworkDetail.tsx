@@ -10,9 +10,9 @@ import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../com
 import { api } from '../lib/api';
 import { copyText } from '../lib/clipboard';
 import { ApiError, describeError } from '../lib/errors';
-import { formatBytes, formatDateTime, formatRate, plural, relativeTime } from '../lib/format';
+import { expiryLabel, formatBytes, formatDateTime, formatRate, plural, relativeTime } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useWatchNetworks } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useLive, useLiveWindow, useNow, useReloadOnChange, useWatchNetworks } from '../lib/hooks';
 import { liveStore } from '../lib/liveStore';
 import { MODE_LABEL } from '../lib/networks';
 import { buildRows, matchesSearch, sortRows, type PeerRow, type PeerSort } from '../lib/peers';
@@ -123,11 +123,11 @@ function PeerDetails({ row, network, onClose, onConfig }: { row: PeerRow; networ
           </div>
           <div>
             <dt>Expires</dt>
-            <dd>{p.expires_at ? formatDateTime(p.expires_at) : 'never'}</dd>
+            <dd>{p.expires_at ? `${formatDateTime(p.expires_at)}${p.expires_at <= now ? ' (expired)' : ''}` : 'never'}</dd>
           </div>
         </dl>
         <button type="button" className="btn" onClick={onConfig}>
-          Show configuration &amp; QR code
+          {p.has_private_key ? <>Show configuration &amp; QR code</> : <>Show configuration</>}
         </button>
         <h3>Transfer</h3>
         <StatsChart networkId={network.id} peerId={p.id} label={`Transfer of ${p.name}`} liveBytes={(s?.rx_bytes ?? 0) + (s?.tx_bytes ?? 0)} />
@@ -168,7 +168,11 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
     }
     return { network, peers, all, status: status?.networks.find((n) => n.id === id) };
   }, [id]);
-  useWatchNetworks(data.data?.network.enabled ? [id] : []);
+  const notFound = data.error instanceof ApiError && data.error.status === 404;
+  // The stream is open from the start (a disabled network's too): its `changed` events
+  // bring in peers added, removed or edited anywhere (another tab, the CLI).
+  useWatchNetworks(Number.isInteger(id) && id > 0 && !notFound ? [id] : []);
+  useReloadOnChange(id, data.reload, data.loading);
   const snap = useLive();
   const now = useNow(5000);
   const [search, setSearch] = useState('');
@@ -220,7 +224,6 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
     );
   }
   if (data.error || !network || !data.data) {
-    const notFound = data.error instanceof ApiError && data.error.status === 404;
     return (
       <>
         <PageHeader title={notFound ? 'Network not found' : 'Network'} />
@@ -358,6 +361,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
                     {shown.map((r) => {
                       const p = r.peer;
                       const s = r.status;
+                      const exp = expiryLabel(p.expires_at, now);
                       return (
                         <tr key={p.id} data-peer={p.name} data-status={r.liveness} className={p.enabled ? '' : 'row-disabled'}>
                           <td className="cell-status" data-label="Status">
@@ -370,7 +374,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
                             </button>
                             {p.email && <div className="muted small">{p.email}</div>}
                             {p.role === 'site-gateway' && <Badge tone="info">site gateway</Badge>}
-                            {p.expires_at && p.expires_at < now + 7 * 86400 && <Badge tone="warn">expires {relativeTime(p.expires_at, now)}</Badge>}
+                            {exp && <Badge tone={exp.expired ? 'bad' : 'warn'}>{exp.text}</Badge>}
                           </td>
                           <td data-label="Address" className="mono">
                             {p.address}

@@ -16,6 +16,8 @@ interface Data {
   networks: Network[];
   status: Map<number, NetworkStatus>;
   defaultDns: string[];
+  /** WireGuard interfaces on the host that no network owns */
+  foreign: string[];
 }
 
 async function load(): Promise<Data> {
@@ -29,6 +31,7 @@ async function load(): Promise<Data> {
     networks,
     status: new Map((status?.networks ?? []).map((s) => [s.id, s])),
     defaultDns: settings?.default_dns ?? [],
+    foreign: status?.foreign_interfaces ?? [],
   };
 }
 
@@ -169,6 +172,7 @@ export default function Networks() {
           <NetworkForm
             initial={editing === 'new' ? networkDefaults(networks, data.data.defaultDns) : valuesOf(editing)}
             existing={networks}
+            takenInterfaces={data.data.foreign}
             network={editing === 'new' ? undefined : editing}
             save={(body) => (editing === 'new' ? api.networks.create(body) : api.networks.update(editing.id, body))}
             onSaved={(n) => {

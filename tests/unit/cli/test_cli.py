@@ -228,6 +228,34 @@ def test_help_lists_every_command() -> None:
         assert f"  {command} " in r.stdout
 
 
+def test_no_qr_code_for_a_peer_that_brought_its_own_key(data: Path, tmp_path: Path) -> None:
+    from wgpilot.domain import keys, render
+
+    _, public = keys.generate_keypair()
+    r = cli(data, "peer", "add", "--network", "office", "--name", "tablet", "--public-key", public)
+    assert r.returncode == 0, r.stderr
+    r = cli(data, "peer", "config", "--network", "office", "tablet", "--qr")
+    assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)
+    assert r.stderr.startswith("error: no QR code for peer 'tablet': it brought its own key")
+    assert len(r.stderr.strip().splitlines()) == 1
+    # The .conf still comes, with the placeholder marked as one.
+    conf = cli(data, "peer", "config", "--network", "office", "tablet").stdout
+    assert f"{render.PLACEHOLDER_NOTE}\nPrivateKey = {render.PRIVATE_KEY_PLACEHOLDER}\n" in conf
+
+
+def test_config_into_a_directory_gets_a_name_wg_quick_accepts(data: Path, tmp_path: Path) -> None:
+    name = "Anna's laptop (work)"
+    assert cli(data, "peer", "add", "--network", "office", "--name", name).returncode == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    r = cli(data, "peer", "config", "--network", "office", name, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    (written,) = out.iterdir()
+    assert written.name.startswith("Anna-s-l-") and len(written.stem) <= 15
+    assert written.stat().st_mode & 0o777 == 0o600
+    assert "[Interface]" in written.read_text()
+
+
 def test_expiry_counts_ascii_digits_only() -> None:
     from wgpilot.cli.peer import parse_expiry
 

@@ -67,12 +67,45 @@ def test_the_name_comment_is_sanitised() -> None:
     )
 
 
-def test_safe_file_names() -> None:
-    assert render.filename("anna's laptop") == "anna-s-laptop.conf"
-    assert render.filename("../../etc/passwd") == "etc-passwd.conf"
-    assert render.filename("%2e%2e%2f") == "2e-2e-2f.conf"
-    assert render.filename("ÄÖÜ") == "peer.conf"
-    assert re.fullmatch(r"[A-Za-z0-9._-]+\.conf", render.filename("x" * 300))
+# What wg-quick accepts as the name of a config file (its interface name), minus "." and "..".
+WG_QUICK_NAME = re.compile(r"[A-Za-z0-9_=+.-]{1,15}\.conf")
+
+
+def test_a_peer_name_that_is_an_interface_name_is_the_file_name() -> None:
+    for name in ("laptop", "wg0", "a=b+c_d.e-f", "x" * 15):
+        assert render.filename(name) == f"{name}.conf"
+        assert render.interface_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "anna's laptop",
+        "../../etc/passwd",
+        "%2e%2e%2f",
+        "ÄÖÜ",
+        "x" * 300,
+        "a-sixteen-chars!",
+        "-leading-dash",
+        ".hidden",
+        "..",
+        "😀 phone",
+        "Büro-Drucker im Keller",
+    ],
+)
+def test_every_file_name_is_one_wg_quick_accepts(name: str) -> None:
+    got = render.filename(name)
+    assert WG_QUICK_NAME.fullmatch(got), got
+    assert got[0] not in ".-" and got not in (".conf", "..conf")
+    assert render.filename(name) == got  # deterministic
+
+
+def test_long_names_keep_their_start_and_stay_distinct() -> None:
+    assert render.filename("anna's laptop").startswith("anna-s-l-")
+    names = [f"employee-laptop-{i:05d}" for i in range(10_000)]
+    stems = {render.interface_name(n) for n in names}
+    assert len(stems) == len(names)
+    assert all(len(s) <= 15 for s in stems)
 
 
 def test_qr_codes() -> None:

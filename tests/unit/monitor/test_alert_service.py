@@ -34,6 +34,7 @@ async def test_create_list_update_delete_with_audit(ctx: Context) -> None:
         "created_at": ctx.now(),
         "updated_at": ctx.now(),
         "state": "ok",
+        "last_delivery": None,
     }
     hook = await svc.create(
         ACTOR, type="transfer_spike", threshold=10**9, notify="webhook", target="https://hooks.example.org/x"
@@ -56,10 +57,11 @@ async def test_create_list_update_delete_with_audit(ctx: Context) -> None:
         "alert.delete",
     ]
     assert entries[1].detail == {  # newest first
+        "type": "peer_offline",  # what the audit log names the rule by, even once it is deleted
         "changes": {
             "notify": {"from": "email", "to": "webhook"},
             "target": {"from": "ops@example.org", "to": "http://10.0.0.5:8080/alert"},
-        }
+        },
     }
     assert changes == ["alerts"] * 5
 

@@ -215,6 +215,56 @@ async def test_delivery_that_keeps_failing_gives_up_and_the_poller_goes_on(
     assert permanent.calls == 1  # not retried
 
 
+class FlakyChannel:
+    """Fails the first ``failures`` sends, then delivers."""
+
+    name = "email"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    async def send(self, target: str, message: Message) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise DeliveryError("mail server busy")
+
+
+async def test_the_alerts_page_learns_how_each_rules_latest_notice_fared(lab: Lab) -> None:
+    """Every attempt's outcome is stored with the rule: a notice that did not get
+    through (and why) shows where the rule is, not only in the server log."""
+    flaky = FlakyChannel(failures=1)
+    monitor = Monitor(lab.ctx, settings(), channels={"email": flaky}, backoff=FAST)
+    alerts = AlertService(lab.ctx)
+    rule = await alerts.create(ACTOR, type="peer_offline", threshold=0, notify="email", target="")
+    assert rule["last_delivery"] is None
+    lab.stats(lab.peers[0], handshake=500)
+    await tick(monitor)
+    sent = (await alerts.get(rule["id"]))["last_delivery"]
+    assert sent == {
+        "status": "sent",
+        "attempts": 2,
+        "error": None,
+        "attempted_at": lab.ctx.now(),
+        "sent_at": lab.ctx.now(),
+    }
+
+    monitor.dispatcher.channels["email"] = FailingChannel(permanent=True)
+    lab.clock.advance(60)
+    lab.stats(lab.peers[0], handshake=0)  # back online: the recovery notice fails
+    await tick(monitor)
+    (listed,) = await alerts.list()
+    assert listed["last_delivery"] == {
+        "status": "failed",
+        "attempts": 1,
+        "error": "mail server says no",
+        "attempted_at": lab.ctx.now(),
+        "sent_at": sent["sent_at"],  # the last notice that did get through
+    }
+    # A deleted rule takes its record along; an outcome arriving after is dropped.
+    await alerts.delete(ACTOR, rule["id"])
+    assert await lab.ctx.db.fetchval("SELECT COUNT(*) FROM alert_deliveries") == 0
+
+
 class Hook(BaseHTTPRequestHandler):
     bodies: list[dict[str, Any]] = []
     statuses: list[int] = []

@@ -218,6 +218,80 @@ async def test_too_many_streams_are_refused() -> None:
     hub.subscribe(2)
 
 
+async def test_every_announced_change_reaches_its_streams(lab: Lab) -> None:
+    """A service change (any entry point: API, CLI through the server, expiry) is a
+    ``changed`` event on the network's streams and the ALL streams, at once."""
+    from tests.unit.monitor.conftest import ACTOR
+    from wgpilot.services.networks import NetworkService
+    from wgpilot.services.peers import PeerService
+
+    monitor = Monitor(lab.ctx, settings())
+    monitor.attach()
+    await monitor.tick()
+    other = await NetworkService(lab.ctx).create(ACTOR, name="other", subnet="10.9.0.0/24")
+    await monitor.tick()
+    mine: list[Event] = []
+    everything: list[Event] = []
+    theirs: list[Event] = []
+    tasks = [
+        asyncio.create_task(collect(await monitor.subscribe(lab.net.id), mine)),
+        asyncio.create_task(collect(await monitor.subscribe_all(), everything)),
+        asyncio.create_task(collect(await monitor.subscribe(other.id), theirs)),
+    ]
+    await until(lambda: len(mine) == len(everything) == len(theirs) == 1, "three snapshots")
+    peers = PeerService(lab.ctx)
+    added = await peers.create(ACTOR, lab.net.id, name="added")
+    await peers.set_enabled(ACTOR, lab.net.id, added.id, False)
+    await peers.delete(ACTOR, lab.net.id, lab.peers[0].id)
+    await until(lambda: len(mine) == 4 and len(everything) == 4, "three changed events")
+    want = {"kind": "peers", "network_id": lab.net.id}
+    assert [(e.event, e.json()) for e in mine[1:]] == [("changed", want)] * 3
+    assert [(e.event, e.json()) for e in everything[1:]] == [("changed", want)] * 3
+    # The next poll finds the same changes in the rows: announced already, not again.
+    await monitor.tick()
+    await until(lambda: len(mine) == 5, "the poll's status event")
+    assert mine[4].event == "status" and theirs[1:] == []
+    lab.ctx.changed("restore")  # the whole database was replaced: every stream hears it
+    await until(lambda: len(theirs) == 2, "the restore")
+    assert theirs[1].json() == {"kind": "restore", "network_id": None}
+    await monitor.tick()
+    await asyncio.sleep(0.01)
+    assert [e.event for e in mine[5:]] == ["changed"] and len(theirs) == 2
+    monitor.hub.close()
+    await asyncio.gather(*tasks)
+
+
+async def test_a_write_by_another_process_is_announced_too(lab: Lab) -> None:
+    """A row written to the database by another process (no ctx.changed here) is found by
+    the poller's comparison and announced: the network at the next poll, its peers once
+    their directory is re-read."""
+    from wgpilot.monitor.poller import DIRECTORY_TTL
+
+    monitor = Monitor(lab.ctx, settings())
+    monitor.attach()
+    await monitor.tick()
+    events: list[Event] = []
+    task = asyncio.create_task(collect(await monitor.subscribe_all(), events))
+    await until(lambda: len(events) == 1, "the snapshot")
+    async with lab.ctx.db.transaction() as tx:
+        await tx.execute("UPDATE peers SET name = 'renamed', enabled = 0 WHERE id = ?", (lab.peers[1].id,))
+    lab.clock.advance(1)
+    await monitor.tick()
+    assert [e.event for e in events[1:]] == []  # peer names are cached for up to a minute
+    lab.clock.advance(DIRECTORY_TTL)
+    await monitor.tick()
+    await until(lambda: any(e.event == "changed" for e in events), "the changed event")
+    assert [e.json() for e in events if e.event == "changed"] == [{"kind": "peers", "network_id": lab.net.id}]
+    async with lab.ctx.db.transaction() as tx:
+        await tx.execute("UPDATE networks SET name = 'elsewhere' WHERE id = ?", (lab.net.id,))
+    lab.clock.advance(1)
+    await monitor.tick()
+    await until(lambda: sum(e.event == "changed" for e in events) == 2, "the network's change")
+    assert events[-1].json() == {"kind": "networks", "network_id": lab.net.id}
+    monitor.hub.close()
+    await task
+
+
 async def test_streams_are_capped_per_client_and_unstarted_ones_give_their_place_back() -> None:
     import gc
 

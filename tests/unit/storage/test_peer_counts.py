@@ -52,6 +52,7 @@ async def test_a_database_from_before_the_counts_gets_them_filled(ctx: Context) 
     for i in range(7):
         await peers.create(ACTOR, net.id, name=f"p{i}")
     async with ctx.db.transaction() as tx:  # back to schema 4, peers and all
+        await tx.execute("DROP TABLE alert_deliveries")  # migration 0007
         await tx.execute("ALTER TABLE peers DROP COLUMN adopted")  # migration 0006
         for trigger in ("network", "insert", "delete", "move"):
             await tx.execute(f"DROP TRIGGER peer_counts_{trigger}")

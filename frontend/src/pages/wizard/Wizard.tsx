@@ -1,13 +1,19 @@
 // First run (SPEC §8): admin → server identity → first network → first peer.
 // Every step is idempotent on the server; a closed browser comes back to the
 // first incomplete step (`next_step` of /api/setup/status).
+//
+// Every step after the first has a Back button. What was typed into a step is kept
+// when the user goes back and forth (the wizard holds each form's values). A step
+// that already made something on the server (the administrator, the first network,
+// the first peer) shows what exists when it is visited again, with Continue: it is
+// never made a second time. The server identity can be changed as often as wanted.
 
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { LoginForm } from '../../app/LoginPage';
 import { CheckField, FormErrors, TextAreaField, TextField } from '../../components/fields';
-import { NetworkForm, networkDefaults } from '../../components/NetworkForm';
+import { NetworkForm, networkDefaults, type NetworkValues } from '../../components/NetworkForm';
 import { PeerConfig } from '../../components/PeerConfig';
-import { PeerForm, peerDefaults } from '../../components/PeerForm';
+import { PeerForm, peerDefaults, type PeerValues } from '../../components/PeerForm';
 import { ErrorState, Loading, Notice } from '../../components/ui';
 import { api } from '../../lib/api';
 import { ApiError, describeError } from '../../lib/errors';
@@ -25,6 +31,27 @@ const STEPS: { key: SetupStep; label: string }[] = [
 ];
 
 type Step = SetupStep | 'done';
+
+interface ServerValues extends Record<string, unknown> {
+  public_ip: string;
+  hostname: string;
+  dns_servers: string;
+}
+
+/** What the user typed into each step, kept while they go back and forth. */
+interface Drafts {
+  server?: ServerValues;
+  network?: NetworkValues;
+  peer?: PeerValues;
+}
+
+function BackButton({ onBack, disabled = false }: { onBack: () => void; disabled?: boolean }) {
+  return (
+    <button type="button" className="btn" onClick={onBack} disabled={disabled}>
+      Back
+    </button>
+  );
+}
 
 function StepList({ current }: { current: Step }) {
   const idx = current === 'done' ? STEPS.length : STEPS.findIndex((s) => s.key === current);
@@ -59,7 +86,7 @@ export function validateAdmin(v: { install_token: string; username: string; pass
   });
 }
 
-function AdminStep({ onNext }: { onNext: () => void }) {
+function AdminStep({ onNext }: { onNext: (username: string) => void }) {
   const form = useForm({ install_token: '', username: 'admin', password: '', confirm: '' }, validateAdmin);
   const { values: v, errors } = form;
   const warn = passwordWarning(v.password);
@@ -72,7 +99,7 @@ function AdminStep({ onNext }: { onNext: () => void }) {
         throw new ApiError(e.status, e.code, e.message, [{ field: 'install_token', message: e.message || 'This install token is not valid.' }]);
       throw e;
     }
-    onNext();
+    onNext(vals.username.trim());
   });
   return (
     <form ref={form.formRef} onSubmit={onSubmit} noValidate className="stack">
@@ -114,20 +141,65 @@ function AdminStep({ onNext }: { onNext: () => void }) {
   );
 }
 
-function ServerStep({ detected, onNext }: { detected: string | null; onNext: () => void }) {
-  const form = useForm({ public_ip: detected ?? '', hostname: '', dns_servers: '1.1.1.1, 1.0.0.1' }, (v) =>
+/** Step 1 visited again: the account exists and is not made twice. */
+function AdminDone({ username, onNext }: { username: string | null; onNext: () => void }) {
+  const [name, setName] = useState(username);
+  useEffect(() => {
+    if (username) return;
+    let live = true;
+    api.auth.me().then(
+      (u) => live && setName(u.username),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [username]);
+  return (
+    <div className="stack" data-testid="admin-done">
+      <Notice tone="ok">
+        The administrator account{name ? <> “{name}”</> : null} has been created and you are signed in with it.
+      </Notice>
+      <p>It is not created again here. Change its password later under Account &amp; password.</p>
+      <div className="form-actions">
+        <button type="button" className="btn btn-primary" onClick={onNext}>
+          Continue
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function ServerStep({
+  detected,
+  draft,
+  onDraft,
+  onBack,
+  onNext,
+}: {
+  detected: string | null;
+  draft: ServerValues | undefined;
+  onDraft: (v: ServerValues) => void;
+  onBack: () => void;
+  onNext: () => void;
+}) {
+  const form = useForm<ServerValues>(draft ?? { public_ip: detected ?? '', hostname: '', dns_servers: '1.1.1.1, 1.0.0.1' }, (v) =>
     collect({ public_ip: checkPublicIp(v.public_ip), hostname: checkHostname(v.hostname, true), dns_servers: checkDnsList(v.dns_servers) }),
   );
   const { values: v, errors } = form;
   const [configured, setConfigured] = useState<string | null>(null);
-  // `wgpilot init --public-ip/--hostname` may have set these already: start from them.
+  useEffect(() => onDraft(v), [v, onDraft]);
+  // `wgpilot init --public-ip/--hostname` (or an earlier visit) may have set these
+  // already: start from them, unless the user has typed something in this visit.
   const setAll = form.setAll;
+  const typed = useRef(draft !== undefined);
   useEffect(() => {
     let live = true;
     api.settings.get().then(
       (s) => {
         if (!live) return;
         if (s.public_ip) setConfigured(s.public_ip);
+        if (typed.current) return;
         setAll({
           public_ip: s.public_ip ?? detected ?? '',
           hostname: s.hostname ?? '',
@@ -189,6 +261,7 @@ function ServerStep({ detected, onNext }: { detected: string | null; onNext: () 
         spellCheck={false}
       />
       <div className="form-actions">
+        <BackButton onBack={onBack} disabled={form.busy} />
         <button type="submit" className="btn btn-primary" disabled={form.busy}>
           {form.busy ? 'Saving…' : 'Continue'}
         </button>
@@ -210,7 +283,7 @@ export const importKey = (i: ExistingInterface) => (i.source === 'file' && i.pat
 /** What the wizard selects at first: everything that can be imported. */
 export const importableKeys = (found: readonly ExistingInterface[]) => found.filter((i) => i.importable).map(importKey);
 
-function ImportChoice({ status, onImported }: { status: SetupStatus; onImported: (n: Network[]) => void }) {
+function ImportChoice({ status, onImported, onBack }: { status: SetupStatus; onImported: (n: Network[]) => void; onBack: () => void }) {
   const [selected, setSelected] = useState<string[]>(importableKeys(status.existing_interfaces));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -289,6 +362,7 @@ function ImportChoice({ status, onImported }: { status: SetupStatus; onImported:
       </fieldset>
       {error !== null && <Notice tone="bad">{describeError(error)}</Notice>}
       <div className="form-actions">
+        <BackButton onBack={onBack} disabled={busy} />
         <button type="button" className="btn btn-primary" onClick={() => void run()} disabled={busy || selected.length === 0}>
           {busy ? 'Importing…' : `Import ${selected.length === 1 ? 'interface' : 'interfaces'}`}
         </button>
@@ -297,13 +371,68 @@ function ImportChoice({ status, onImported }: { status: SetupStatus; onImported:
   );
 }
 
-function NetworkStep({ status, onNext }: { status: SetupStatus; onNext: (networks: Network[]) => void }) {
+/** Networks made by step 3 (or found when the wizard resumed after it): shown, not made again. */
+function NetworkDone({ networks: known, onBack, onNext }: { networks: Network[] | null; onBack: () => void; onNext: (n: Network[]) => void }) {
+  const [networks, setNetworks] = useState<Network[] | null>(known);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (known) return;
+    let live = true;
+    api.networks.list().then(
+      (list) => live && setNetworks(list),
+      (e: unknown) => live && setError(e),
+    );
+    return () => {
+      live = false;
+    };
+  }, [known]);
+  if (error) return <ErrorState error={error} />;
+  if (!networks) return <Loading rows={2} />;
+  return (
+    <div className="stack" data-testid="network-done">
+      <Notice tone="ok">{networks.length === 1 ? 'This network exists already:' : 'These networks exist already:'}</Notice>
+      <ul className="plain-list">
+        {networks.map((n) => (
+          <li key={n.id}>
+            <strong>{n.name}</strong> — <span className="mono">{n.interface}</span>, {MODE_LABEL[n.mode]}, <span className="mono">{n.subnet}</span>, UDP{' '}
+            {n.listen_port}
+          </li>
+        ))}
+      </ul>
+      <p>It is not created again here; change it later on the Networks page.</p>
+      <div className="form-actions">
+        <BackButton onBack={onBack} />
+        <button type="button" className="btn btn-primary" onClick={() => onNext(networks)}>
+          Continue
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function NetworkStep({
+  status,
+  draft,
+  onDraft,
+  onBack,
+  onNext,
+}: {
+  status: SetupStatus;
+  draft: NetworkValues | undefined;
+  onDraft: (v: NetworkValues) => void;
+  onBack: () => void;
+  onNext: (networks: Network[]) => void;
+}) {
   const canImport = status.existing_interfaces.length > 0;
   const anyImportable = status.existing_interfaces.some((i) => i.importable);
-  const [choice, setChoice] = useState<'new' | 'import'>(anyImportable ? 'import' : 'new');
-  // Step 2's DNS servers fill the form, so the network gets what the user saw there.
-  const [defaultDns, setDefaultDns] = useState<string[] | null>(null);
+  const [choice, setChoice] = useState<'new' | 'import'>(anyImportable && !draft ? 'import' : 'new');
+  const running = status.existing_interfaces.filter((i) => i.source === 'kernel').map((i) => i.name);
+  // Step 2's DNS servers fill the form, so the network gets what the user saw there;
+  // a form filled in before (the user went back and came again) keeps what it holds.
+  const hadDraft = useRef(draft !== undefined);
+  const [defaultDns, setDefaultDns] = useState<string[] | null>(hadDraft.current ? [] : null);
   useEffect(() => {
+    if (hadDraft.current) return;
     let live = true;
     api.settings.get().then(
       (s) => live && setDefaultDns(s.default_dns),
@@ -326,14 +455,24 @@ function NetworkStep({ status, onNext }: { status: SetupStatus; onNext: (network
         </div>
       )}
       {choice === 'import' ? (
-        <ImportChoice status={status} onImported={onNext} />
+        <ImportChoice status={status} onImported={onNext} onBack={onBack} />
       ) : (
         <>
           <p>A network is one WireGuard interface with its own subnet and UDP port. The interface comes up as soon as you continue.</p>
           {defaultDns === null ? (
             <Loading rows={4} />
           ) : (
-            <NetworkForm initial={{ ...networkDefaults([], defaultDns), name: 'home' }} existing={[]} save={(body) => api.setup.network(body)} onSaved={(n) => onNext([n])} submitLabel="Create network" />
+            <NetworkForm
+              initial={draft ?? { ...networkDefaults([], defaultDns), name: 'home' }}
+              existing={[]}
+              takenInterfaces={running}
+              save={(body) => api.setup.network(body)}
+              onSaved={(n) => onNext([n])}
+              onValues={onDraft}
+              onCancel={onBack}
+              cancelLabel="Back"
+              submitLabel="Create network"
+            />
           )}
         </>
       )}
@@ -341,7 +480,19 @@ function NetworkStep({ status, onNext }: { status: SetupStatus; onNext: (network
   );
 }
 
-function PeerStep({ networks: known, onNext }: { networks: Network[]; onNext: (r: { peer: Peer; config: string }) => void }) {
+function PeerStep({
+  networks: known,
+  draft,
+  onDraft,
+  onBack,
+  onNext,
+}: {
+  networks: Network[];
+  draft: PeerValues | undefined;
+  onDraft: (v: PeerValues) => void;
+  onBack: () => void;
+  onNext: (r: { peer: Peer; config: string }) => void;
+}) {
   const [networks, setNetworks] = useState<Network[] | null>(known.length ? known : null);
   const [networkId, setNetworkId] = useState<number | null>(known[0]?.id ?? null);
   useEffect(() => {
@@ -375,8 +526,11 @@ function PeerStep({ networks: known, onNext }: { networks: Network[]; onNext: (r
       <PeerForm
         key={net?.id ?? 0}
         mode={net?.mode ?? 'gateway'}
-        initial={peerDefaults('my-phone')}
+        initial={draft ?? peerDefaults('my-phone')}
         simple
+        onValues={onDraft}
+        onCancel={onBack}
+        cancelLabel="Back"
         submitLabel="Create peer"
         save={async (body) => {
           const res = await api.setup.peer(net ? { ...body, network_id: net.id } : body);
@@ -387,15 +541,36 @@ function PeerStep({ networks: known, onNext }: { networks: Network[]; onNext: (r
   );
 }
 
-function DoneStep({ result, onFinish }: { result: { peer: Peer; config: string }; onFinish: () => Promise<void> }) {
+/** Step 4 visited again: the first peer exists (and setup is complete). */
+function PeerDone({ peer, onBack, onNext }: { peer: Peer; onBack: () => void; onNext: () => void }) {
+  return (
+    <div className="stack" data-testid="peer-done">
+      <Notice tone="ok">The peer “{peer.name}” has been created ({peer.address}), which completed the setup.</Notice>
+      <p>It is not created again here; add more peers, or change this one, on its network's page.</p>
+      <div className="form-actions">
+        <BackButton onBack={onBack} />
+        <button type="button" className="btn btn-primary" onClick={onNext}>
+          Continue
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function DoneStep({ result, onBack, onFinish }: { result: { peer: Peer; config: string }; onBack: () => void; onFinish: () => Promise<void> }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   return (
     <div className="stack">
-      <Notice tone="ok">wgpilot is set up. Scan the code with the WireGuard app on “{result.peer.name}”, or download the file.</Notice>
+      <Notice tone="ok">
+        {result.peer.has_private_key
+          ? `wgpilot is set up. Scan the code with the WireGuard app on “${result.peer.name}”, or download the file.`
+          : `wgpilot is set up. Download the file for “${result.peer.name}” and add the device's private key to it.`}
+      </Notice>
       <PeerConfig peer={result.peer} config={result.config} />
       {error !== null && <Notice tone="bad">{describeError(error)}</Notice>}
       <div className="form-actions">
+        <BackButton onBack={onBack} disabled={busy} />
         <button
           type="button"
           className="btn btn-primary"
@@ -430,6 +605,13 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
   const [authError, setAuthError] = useState<unknown>(null);
   const [networks, setNetworks] = useState<Network[]>([]);
   const [result, setResult] = useState<{ peer: Peer; config: string } | null>(null);
+  // What exists on the server already (from /api/setup/status, then from this visit).
+  const [adminName, setAdminName] = useState<string | null>(null);
+  const [made, setMade] = useState({ admin: status.steps.admin, network: status.steps.network });
+  const [drafts, setDrafts] = useState<Drafts>({});
+  const keepServer = useCallback((v: ServerValues) => setDrafts((d) => ({ ...d, server: v })), []);
+  const keepNetwork = useCallback((v: NetworkValues) => setDrafts((d) => ({ ...d, network: v })), []);
+  const keepPeer = useCallback((v: PeerValues) => setDrafts((d) => ({ ...d, peer: v })), []);
   const heading = useRef<HTMLHeadingElement>(null);
   const firstRender = useRef(true);
   useDocumentTitle(`Setup: ${TITLES[step]}`);
@@ -473,29 +655,59 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
         <LoginForm onLoggedIn={() => setAuth('ok')} submitLabel="Sign in and continue" />
       </div>
     );
-  else if (step === 'admin') body = <AdminStep onNext={() => setStep('server')} />;
-  else if (step === 'server') body = <ServerStep detected={status.detected_public_ip} onNext={() => setStep('network')} />;
+  else if (step === 'admin')
+    body = made.admin ? (
+      <AdminDone username={adminName} onNext={() => setStep('server')} />
+    ) : (
+      <AdminStep
+        onNext={(username) => {
+          setAdminName(username);
+          setMade((m) => ({ ...m, admin: true }));
+          setStep('server');
+        }}
+      />
+    );
+  else if (step === 'server')
+    body = <ServerStep detected={status.detected_public_ip} draft={drafts.server} onDraft={keepServer} onBack={() => setStep('admin')} onNext={() => setStep('network')} />;
   else if (step === 'network')
-    body = (
-      <NetworkStep
-        status={status}
+    body = made.network ? (
+      <NetworkDone
+        networks={networks.length ? networks : null}
+        onBack={() => setStep('server')}
         onNext={(n) => {
           setNetworks(n);
           setStep('peer');
         }}
       />
+    ) : (
+      <NetworkStep
+        status={status}
+        draft={drafts.network}
+        onDraft={keepNetwork}
+        onBack={() => setStep('server')}
+        onNext={(n) => {
+          setNetworks(n);
+          setMade((m) => ({ ...m, network: true }));
+          setStep('peer');
+        }}
+      />
     );
   else if (step === 'peer')
-    body = (
+    body = result ? (
+      <PeerDone peer={result.peer} onBack={() => setStep('network')} onNext={() => setStep('done')} />
+    ) : (
       <PeerStep
         networks={networks}
+        draft={drafts.peer}
+        onDraft={keepPeer}
+        onBack={() => setStep('network')}
         onNext={(r) => {
           setResult(r);
           setStep('done');
         }}
       />
     );
-  else if (result) body = <DoneStep result={result} onFinish={async () => onDone(await api.auth.me())} />;
+  else if (result) body = <DoneStep result={result} onBack={() => setStep('peer')} onFinish={async () => onDone(await api.auth.me())} />;
 
   return (
     <div className="wizard-screen">
@@ -512,7 +724,7 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
           </Notice>
         )}
         <h1 ref={heading} tabIndex={-1}>
-          {auth === 'login' ? 'Sign in to continue' : TITLES[step]}
+          {auth === 'login' ? 'Sign in to continue' : step === 'admin' && made.admin ? 'Administrator created' : TITLES[step]}
         </h1>
         {body}
       </main>
