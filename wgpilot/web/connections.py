@@ -327,6 +327,11 @@ def protocol_for(limits: Limits) -> type[GuardedH11]:
     return Guarded
 
 
+_LISTENER_GONE = frozenset({errno.EBADF, errno.ENOTSOCK, errno.EINVAL})  # the socket itself
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_CLIENT_LEFT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
+
+
 class TlsListener:
     """Accepts on a listening socket, admits each connection (``Admission``) and serves
     it over TLS with the protocol ``make(ticket)`` builds."""
@@ -343,21 +348,26 @@ class TlsListener:
         self.admission = admission
         self.make = make
         self._starting: set[asyncio.Task[None]] = set()
+        self._warned_at = float("-inf")
+        self._failed = 0
 
     async def serve(self) -> None:
-        """Accept until cancelled."""
+        """Accept until cancelled, or until the listening socket itself is gone (raises).
+
+        accept(2) also reports errors of one pending connection (ECONNABORTED, EPROTO)
+        and the network's (ENETDOWN, EHOSTUNREACH, ...): those are passed over, and so
+        is a lack of descriptors or memory, after a pause (as asyncio's own loop does)."""
         loop = asyncio.get_running_loop()
         while True:
             try:
                 conn, address = await loop.sock_accept(self.sock)
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.warning("cannot accept connections", extra={"error": exc.strerror})
+                if exc.errno in _LISTENER_GONE:
+                    raise
+                self._accept_failed(exc)
+                if exc.errno in _OUT_OF_RESOURCES:
                     await asyncio.sleep(_ACCEPT_PAUSE)
-                    continue
-                if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
-                    continue  # the client left before we took it
-                raise
+                continue
             ticket = self.admission.admit(str(address[0]))
             if ticket is None:
                 conn.close()
@@ -365,6 +375,16 @@ class TlsListener:
             task = loop.create_task(self._start(conn, ticket))
             self._starting.add(task)
             task.add_done_callback(self._starting.discard)
+
+    def _accept_failed(self, exc: OSError) -> None:
+        if exc.errno in _CLIENT_LEFT:
+            log.debug("a connection left before it was accepted", extra={"error": exc.strerror})
+            return
+        self._failed += 1
+        now = self.admission.clock()
+        if now - self._warned_at >= WARN_EVERY:
+            log.warning("cannot accept connections", extra={"error": exc.strerror, "failures": self._failed})
+            self._warned_at, self._failed = now, 0
 
     async def _start(self, conn: socket.socket, ticket: Ticket) -> None:
         loop = asyncio.get_running_loop()

@@ -5,13 +5,20 @@ tests/system/test_connections.py)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import logging
+import os
+import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
+from wgpilot.web import connections
 from wgpilot.web.connections import (
     CHUNKED_BODY_SECONDS,
     MAX_BODY_SECONDS,
@@ -22,6 +29,8 @@ from wgpilot.web.connections import (
     GuardedH11,
     Limits,
     Refusal,
+    Ticket,
+    TlsListener,
     body_seconds,
     protocol_for,
 )
@@ -175,12 +184,12 @@ TIMERS = Limits(header_timeout=7, idle_timeout=9)
 
 
 def guarded(
-    app: Any = never, limits: Limits = TIMERS
+    app: Any = never, limits: Limits = TIMERS, ticket: Ticket | None = None
 ) -> tuple[GuardedH11, FakeTransport, ManualClock]:
     config = uvicorn.Config(app, http=protocol_for(limits), lifespan="off")
     config.load()
     proto = config.http_protocol_class(  # type: ignore[call-arg]
-        config=config, server_state=ServerState(), app_state={}
+        config=config, server_state=ServerState(), app_state={}, ticket=ticket
     )
     assert isinstance(proto, GuardedH11)
     clock = ManualClock(asyncio.get_running_loop())
@@ -274,3 +283,69 @@ async def test_a_request_read_whole_keeps_its_connection_for_the_next() -> None:
     clock.advance(100)  # the body timer went with the body; the keep-alive timer is uvicorn's
     assert transport.closed
 
+
+class ScriptedSocket(socket.socket):
+    """A listening socket whose accept() first raises the given errors, as accept(2)
+    reports those of a pending connection or of the network."""
+
+    def __init__(self, errors: list[int]) -> None:
+        super().__init__(socket.AF_INET, socket.SOCK_STREAM)
+        self.errors = [OSError(e, os.strerror(e)) for e in errors]
+        self.bind(("127.0.0.1", 0))
+        self.listen()
+        self.setblocking(False)
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self.errors:
+            raise self.errors.pop(0)
+        return super().accept()
+
+
+def listener_on(sock: socket.socket) -> tuple[TlsListener, Admission]:
+    admission = Admission(Limits())
+    made: Callable[[Ticket], asyncio.Protocol] = lambda ticket: asyncio.Protocol()  # noqa: E731
+    return TlsListener(sock, ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), admission, made), admission
+
+
+TRANSIENT = [
+    errno.ENETDOWN, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENONET, errno.EOPNOTSUPP,
+    errno.EHOSTDOWN, errno.ENOPROTOOPT, errno.EPROTO, errno.ECONNABORTED, errno.EPERM,
+    errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ETIMEDOUT,
+]  # fmt: skip
+
+
+async def test_accept_errors_of_a_connection_or_the_network_are_passed_over(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(connections, "_ACCEPT_PAUSE", 0.0)
+    sock = ScriptedSocket(TRANSIENT)
+    listener, admission = listener_on(sock)
+    caplog.set_level(logging.DEBUG, logger=connections.__name__)
+    accepting = asyncio.create_task(listener.serve())
+    _, writer = await asyncio.open_connection(*sock.getsockname())
+    try:
+        async with asyncio.timeout(10):  # a hang guard only
+            while admission.total == 0:
+                assert not accepting.done(), accepting.exception()
+                await asyncio.sleep(0.01)
+        assert not sock.errors  # every error was met, and the connection after them admitted
+        # One warning for the burst (at most one per WARN_EVERY); a client that left is no warning.
+        warned = [r for r in caplog.records if r.getMessage() == "cannot accept connections"]
+        assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    finally:
+        writer.close()
+        listener.close()
+        accepting.cancel()
+        sock.close()
+
+
+@pytest.mark.parametrize("gone", [errno.EBADF, errno.ENOTSOCK, errno.EINVAL])
+async def test_accept_ends_when_the_listening_socket_itself_is_gone(gone: int) -> None:
+    sock = ScriptedSocket([gone])
+    listener, _ = listener_on(sock)
+    try:
+        with pytest.raises(OSError) as err:
+            await listener.serve()
+        assert err.value.errno == gone
+    finally:
+        sock.close()

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
+import ssl
 import stat
 from pathlib import Path
 
+import pytest
+from starlette.applications import Starlette
+
+from wgpilot.domain.errors import RuntimeFailure
 from wgpilot.web import server
 
 
@@ -64,3 +70,24 @@ def test_fallback_to_the_next_port_when_the_first_is_taken() -> None:
         sock.close()
     finally:
         taken.close()
+
+
+async def test_a_listener_that_stops_by_itself_stops_the_server_with_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    control = tmp_path / "wgpilot.sock"
+    web = server.WebServer(Starlette(), ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), "127.0.0.1:0", control)
+    running = asyncio.create_task(web.run())
+    async with asyncio.timeout(10):  # hang guards only
+        await web.listening.wait()
+    https = web._servers[0]
+    assert https.listener is not None
+    # The listening socket goes away under the accept loop: accept(2) fails with EINVAL.
+    https.listener.sock.shutdown(socket.SHUT_RDWR)
+    with pytest.raises(RuntimeFailure, match="stopped accepting") as err:
+        async with asyncio.timeout(20):
+            await running
+    assert err.value.code == "LISTENER_FAILED"
+    assert isinstance(https.failure, OSError) and https.failure.errno == errno.EINVAL
+    assert all(s.should_exit for s in web._servers) and not control.exists()  # both stopped
+    assert any(r.getMessage().startswith("HTTPS stopped accepting") for r in caplog.records)
