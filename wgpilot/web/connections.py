@@ -31,10 +31,18 @@ Contract (``Limits``, from the ``http.*`` settings):
 - A request that is being answered is not timed here (an event stream ends at
   ``monitor.stream_max_age``).
 
-Seams: uvicorn's documented ``Config(http=<protocol class>)`` takes ``GuardedH11``,
-which reads h11's public connection state; the listening socket is served by
-``TlsListener`` through asyncio's ``connect_accepted_socket`` (its handshake timeout),
-beside uvicorn's own start-up and shutdown (web/server.py).
+Seams: uvicorn's ``Config(http=<protocol class>)`` takes ``GuardedH11``, a subclass of
+uvicorn's own ``H11Protocol``: it reads h11's public connection state, and relies on
+these uvicorn internals, which pyproject.toml pins to the tested range and
+tests/unit/web/test_connections.py checks: the constructor's ``config``,
+``server_state`` and ``app_state``; the attributes ``conn``, ``flow.read_paused``,
+``headers``, ``timeout_keep_alive``, ``app``, ``transport`` and ``loop``; the methods
+``connection_made``, ``data_received``, ``connection_lost`` and ``on_response_complete``.
+(A protocol of our own driving h11 would not end that: uvicorn's server builds, tracks
+and shuts down its protocols through the same internals; only a server of our own would.)
+The listening socket is served by ``TlsListener`` through asyncio's
+``connect_accepted_socket`` (its handshake timeout), beside uvicorn's own start-up and
+shutdown (web/server.py).
 """
 
 from __future__ import annotations

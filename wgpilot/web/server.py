@@ -6,7 +6,14 @@ requests finish before the process exits.
 
 The HTTPS socket is served by connections.TlsListener (admission per client and in
 all, a bounded TLS handshake) beside uvicorn's start-up and shutdown; both servers
-speak connections.GuardedH11 (every wait for the client is timed)."""
+speak connections.GuardedH11 (every wait for the client is timed).
+
+``_Server`` subclasses ``uvicorn.Server`` and so relies on parts of it that are not
+its documented API (pinned in pyproject.toml, checked by tests/unit/web/test_server.py):
+``startup``/``shutdown``/``serve`` taking ``sockets`` (an empty list: start on no socket
+of its own), ``capture_signals``, ``should_exit``, ``server_state``, ``lifespan.state``,
+``config.http_protocol_class``, and the keyword arguments its start-up passes to the
+protocol class, which ``_protocol`` repeats with the connection's ticket."""
 
 from __future__ import annotations
 
@@ -230,7 +237,6 @@ class WebServer:
         uds = bind_control(self.control)
         https_cfg = _config(self.app, lifespan="on", limits=self.limits)
         https_cfg.load()
-        https_cfg.ssl = self.ssl_context  # only named in uvicorn's start-up line: TlsListener does TLS
         local_cfg = _config(local_app(self.app), lifespan="off", limits=self.limits)
         local_cfg.load()
         tls = (tcp, self.ssl_context, Admission(self.limits))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 import json
 import logging
 import os
@@ -14,8 +15,10 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+import h11
 import pytest
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from wgpilot.web import connections
@@ -282,6 +285,40 @@ async def test_a_request_read_whole_keeps_its_connection_for_the_next() -> None:
     assert transport.written.startswith(b"HTTP/1.1 200 ") and not transport.closed
     clock.advance(100)  # the body timer went with the body; the keep-alive timer is uvicorn's
     assert transport.closed
+
+
+async def test_the_uvicorn_internals_the_guard_relies_on_are_there() -> None:
+    """GuardedH11 subclasses uvicorn's H11Protocol (connections.py names what it uses;
+    pyproject.toml pins the range tested): a uvicorn without these fails here, not in
+    production."""
+    assert {"config", "server_state", "app_state"} <= set(inspect.signature(H11Protocol).parameters)
+    for method in ("connection_made", "data_received", "connection_lost", "on_response_complete"):
+        assert method in vars(H11Protocol), method
+    proto, transport, clock = guarded(limits=Limits(idle_timeout=9))
+    assert isinstance(proto.conn, h11.Connection) and proto.transport is transport
+    assert proto.loop is clock and proto.timeout_keep_alive == 9
+    assert proto.flow.read_paused is False
+    proto.flow.pause_reading()
+    assert proto.flow.read_paused is True and not transport.reading
+    proto.flow.resume_reading()
+    proto.data_received(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+    assert (b"content-length", b"5") in proto.headers  # the request's head, names lowercased
+    # uvicorn's keep-alive timer after an answer is the one we set (idle_timeout).
+    cancel_tasks(proto)
+    proto, transport, clock = guarded(reads_then_answers, Limits(idle_timeout=9))
+    proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait(proto.tasks)
+    clock.advance(8.9)
+    assert not transport.closed
+    clock.advance(0.2)
+    assert transport.closed
+    # A refused connection's ticket replaces the application (``app``).
+    ticket = Admission(Limits(max_per_client=0)).admit("192.0.2.7")
+    assert ticket is not None and ticket.refusal is not None
+    proto, transport, clock = guarded(reads_then_answers, ticket=ticket)
+    proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait(proto.tasks)
+    assert transport.written.startswith(b"HTTP/1.1 429 ") and transport.closed
 
 
 class ScriptedSocket(socket.socket):
