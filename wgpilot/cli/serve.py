@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 
@@ -24,6 +25,7 @@ from wgpilot.web.app import create_app
 from wgpilot.web.server import WebServer, http_limits
 from wgpilot.web.state import WebState
 
+log = logging.getLogger(__name__)
 
 @click.command()
 @common
@@ -76,7 +78,11 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
             )
             web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
             names = [await ctx.settings.get(ctx.db, "hostname") or "", socket.gethostname()]
-            addresses = await ctx.host.addresses()
+            try:
+                addresses = await ctx.host.addresses()
+            except Exception:  # they only add URLs to the banner; the host names still do
+                log.warning("could not list local addresses for the start-up banner", exc_info=True)
+                addresses = set()
             shown: list[tuple[str, int]] = []
 
             def announce(address: tuple[str, int]) -> None:
