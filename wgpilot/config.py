@@ -191,7 +191,11 @@ OPTIONS: tuple[Option, ...] = (
         _positive,
     ),
     Option(
-        "monitor.max_streams", int, 256, "live event streams open at once in all; more get 429", _positive
+        "monitor.max_streams",
+        int,
+        256,
+        "live event streams open at once in all; more get 503 (SERVER_BUSY, as for connections)",
+        _positive,
     ),
     Option(
         "monitor.max_streams_per_ip",

@@ -360,7 +360,8 @@ def test_event_streams_are_capped_per_address_and_in_all(server: tuple[Wgpilot, 
     )
     assert r["over_address_status"] == 429, r
     assert "monitor.max_streams_per_ip" in r["over_address"]["error"]["message"]
-    assert r["over_total_status"] == 429, r
+    assert r["over_total_status"] == 503, r  # the server is full: as for connections
+    assert r["over_total"]["error"]["code"] == "SERVER_BUSY"
     assert "monitor.max_streams)" in r["over_total"]["error"]["message"]
     assert r["health"]["status"] == 200
     assert r["after"] == 200  # closed streams gave their places back
