@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from wgpilot import logsetup, sdnotify
+from wgpilot import locate, logsetup, sdnotify
 from wgpilot.cli.options import common, driver_option
 from wgpilot.cli.output import run
 from wgpilot.config import Settings
@@ -73,7 +73,7 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
                 app,
                 ssl_context,
                 settings["listen"],
-                settings.data_dir / "wgpilot.sock",
+                locate.control_socket(settings.data_dir),
                 http_limits(settings),
             )
             web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
