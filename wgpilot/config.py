@@ -132,14 +132,16 @@ OPTIONS: tuple[Option, ...] = (
         "http.header_timeout",
         int,
         10,
-        "seconds for a TLS handshake, and for a request's head from its first byte (then 408 and close)",
+        "seconds for a TLS handshake, and for a request's head from its first byte (then 408 and close); "
+        "a request body gets this plus its length at 16 KiB/s (at most 1 h; 60 s without a length)",
         _positive,
     ),
     Option(
         "http.idle_timeout",
         int,
         30,
-        "seconds a connection may wait with no request in progress, or with its request body stalled",
+        "seconds a connection may wait with no request in progress, or with its request body stalled "
+        "(no byte of it arriving)",
         _positive,
     ),
     Option(
@@ -189,7 +191,11 @@ OPTIONS: tuple[Option, ...] = (
         _positive,
     ),
     Option(
-        "monitor.max_streams", int, 256, "live event streams open at once in all; more get 429", _positive
+        "monitor.max_streams",
+        int,
+        256,
+        "live event streams open at once in all; more get 503 (SERVER_BUSY, as for connections)",
+        _positive,
     ),
     Option(
         "monitor.max_streams_per_ip",

@@ -12,7 +12,8 @@ another field either), and indents a traceback's lines.
 
 A record stays bounded whatever a request carried: a text field keeps MAX_FIELD
 characters, a traceback MAX_TRACE (each of its lines MAX_LINE), the cut said in place.
-An exception's message may quote the request (a 60 KB path once made 187 KB of log)."""
+A traceback is bounded too because an exception's message may quote the request (a
+path, a header) at whatever length the client sent."""
 
 from __future__ import annotations
 

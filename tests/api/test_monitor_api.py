@@ -205,6 +205,19 @@ async def test_endpoints_need_a_session(anon: Recorder, mon: Monitor) -> None:
         assert (await anon.get(path)).status_code == 401, path
 
 
+async def test_streams_over_the_per_address_cap_are_429_over_the_total_503(client: Recorder, mon: Monitor) -> None:
+    # 429 says "you have too many"; 503 "the server is full" (as the connection caps do).
+    mon.hub.max_per_client = 0
+    r = await client.get("/api/events")
+    assert r.status_code == 429 and r.headers["retry-after"], r.text
+    assert "monitor.max_streams_per_ip" in r.json()["error"]["message"]
+    mon.hub.max_per_client, mon.hub.max_subscribers = 10, 0
+    r = await client.get("/api/networks/1/events")
+    assert r.status_code == 503 and r.headers["retry-after"], r.text
+    assert r.json()["error"]["code"] == "SERVER_BUSY"
+    assert "monitor.max_streams)" in r.json()["error"]["message"]
+
+
 async def test_without_a_monitor_answers_503_not_500(ctx: Context, tmp_path: Any) -> None:
     from wgpilot.web.app import create_app
 

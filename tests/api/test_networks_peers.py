@@ -83,6 +83,22 @@ async def test_a_new_peer_gets_a_preshared_key_unless_asked_not_to(client) -> No
     assert "default" not in schemas["PeerUpdate"]["properties"]["preshared_key"]
 
 
+async def test_an_interface_of_another_network_is_a_422_like_its_name_or_port(client) -> None:
+    # A clash between our own rows is bad input (422, one code); a clash with the host's
+    # state (the next test) is a 409.
+    office = (await client.get("/api/networks")).json()["items"][0]
+    fresh = {"name": "x", "subnet": "10.9.0.0/24"}
+    errors = {}
+    for field in ("interface", "name", "listen_port"):
+        r = await client.post("/api/networks", json={**fresh, field: office[field]})
+        assert r.status_code == 422, r.text
+        errors[field] = r.json()["error"]
+        assert [f["field"] for f in errors[field]["fields"]] == [field], errors[field]
+    assert len({e["code"] for e in errors.values()}) == 1, errors
+    assert "already used by network 'office'" in errors["interface"]["fields"][0]["message"]
+    assert (await client.get("/api/networks")).json()["total"] == 1
+
+
 async def test_an_interface_name_held_elsewhere_is_a_409_naming_interface(client, ctx) -> None:
     ctx.driver.add_foreign_socket("wgheld0")
     r = await client.post(

@@ -80,7 +80,10 @@ class ApiBackend:
             else:
                 payload = None if body is None else json.dumps(body).encode()
                 headers = {"Content-Type": "application/json"} if payload is not None else {}
-            conn.request(method, url, body=payload, headers=headers)
+            try:
+                conn.request(method, url, body=payload, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # answered before the body was in (the server then closes): read the answer
             resp = conn.getresponse()
             return resp.status, resp.read(), resp.getheader("content-type", "")
         except OSError as exc:

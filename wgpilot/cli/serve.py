@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 
 import click
 
-from wgpilot import logsetup, sdnotify
+from wgpilot import locate, logsetup, sdnotify
 from wgpilot.cli.options import common, driver_option
 from wgpilot.cli.output import run
 from wgpilot.config import Settings
@@ -24,6 +25,7 @@ from wgpilot.web.app import create_app
 from wgpilot.web.server import WebServer, http_limits
 from wgpilot.web.state import WebState
 
+log = logging.getLogger(__name__)
 
 @click.command()
 @common
@@ -71,12 +73,16 @@ def serve(settings: Settings, listen: str | None, dev: bool) -> None:
                 app,
                 ssl_context,
                 settings["listen"],
-                settings.data_dir / "wgpilot.sock",
+                locate.control_socket(settings.data_dir),
                 http_limits(settings),
             )
             web.on_bound.append(lambda address: setattr(tls, "https_port", address[1]))
             names = [await ctx.settings.get(ctx.db, "hostname") or "", socket.gethostname()]
-            addresses = await ctx.host.addresses()
+            try:
+                addresses = await ctx.host.addresses()
+            except Exception:  # they only add URLs to the banner; the host names still do
+                log.warning("could not list local addresses for the start-up banner", exc_info=True)
+                addresses = set()
             shown: list[tuple[str, int]] = []
 
             def announce(address: tuple[str, int]) -> None:

@@ -8,9 +8,10 @@
     ├── AuthError                     not logged in / bad credentials    → HTTP 401
     ├── ForbiddenError                logged in but not allowed          → HTTP 403
     ├── RateLimitedError              too many attempts                  → HTTP 429
-    └── RuntimeFailure                the host refused (kernel, disk)    → HTTP 500/503, CLI exit 1
+    └── RuntimeFailure                the host refused (kernel, disk)    → HTTP 502/503, CLI exit 1
         ├── KernelError               a driver or firewall operation failed
-        └── StorageError              the database is unusable
+        ├── StorageError              the database is unusable           → HTTP 503
+        └── UnavailableError          a part not running, or full        → HTTP 503 (Retry-After when full)
 
 Interfaces map these in one place each (web/errors.py, cli/output.py); services
 and storage never know about HTTP status codes or exit codes.
@@ -123,6 +124,12 @@ class StorageError(RuntimeFailure):
 
 
 class UnavailableError(RuntimeFailure):
-    """A part this process does not run (e.g. the monitor in a database-only tool)."""
+    """A part this process does not run (e.g. the monitor in a database-only tool), or
+    one that is full for now: then ``retry_after`` seconds (a client's own excess is a
+    RateLimitedError instead)."""
 
     code = "UNAVAILABLE"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

@@ -11,11 +11,12 @@ snapshot — correct again, and without slowing anybody else down. A client that
 disconnects is released by the ``finally`` of its generator (the SSE response
 cancels it).
 
-    sub = hub.subscribe(network_id, client)    # may raise RateLimitedError (429)
+    sub = hub.subscribe(network_id, client)    # may raise RateLimitedError, UnavailableError
     return EventSourceResponse(sub.sse())      # {"event": ..., "data": json}
 
-Streams are capped in all (``max_subscribers``) and per client (``max_per_client``,
-``client`` being web's key for the address; None is not counted per client). A stream
+Streams are capped per client (``max_per_client``, ``client`` being web's key for the
+address; None is not counted per client): RateLimitedError, 429; and in all
+(``max_subscribers``): UnavailableError SERVER_BUSY, 503, as for connections. A stream
 counts from ``subscribe`` until it ends, or until it is dropped unstarted (a response
 that never began): so a burst of requests cannot pass the check before any registers.
 
@@ -42,7 +43,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from wgpilot.domain.errors import RateLimitedError
+from wgpilot.domain.errors import RateLimitedError, UnavailableError
 from wgpilot.monitor.state import NetworkLive, PeerStatus
 
 log = logging.getLogger(__name__)
@@ -191,10 +192,11 @@ class Hub:
                 "(monitor.max_streams_per_ip); close one (a browser tab) and try again",
                 retry_after=5,
             )
-        if self._held >= self.max_subscribers:
-            raise RateLimitedError(
+        if self._held >= self.max_subscribers:  # the server is full, not this client: 503
+            raise UnavailableError(
                 f"the server has its maximum of {self.max_subscribers} live event streams open "
                 "(monitor.max_streams); try again shortly",
+                code="SERVER_BUSY",
                 retry_after=5,
             )
         return Subscription(self, network_id, client)

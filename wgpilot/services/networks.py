@@ -115,11 +115,14 @@ class NetworkService:
             i += 1
         return f"wg{i}"
 
-    async def _interface_taken(self, conn: Conn, iface: str) -> str | None:
-        """Why ``iface`` cannot be this network's interface, or None when it is free."""
+    async def _check_interface(self, conn: Conn, f: Fields, iface: str) -> None:
         other = await self.ctx.networks.get_by_interface(conn, iface)
         if other is not None:
-            return f"{iface} is already used by network {other.name!r}"
+            f.add("interface", f"{iface} is already used by network {other.name!r}")
+
+    async def _interface_held(self, iface: str) -> str | None:
+        """Why the host's state keeps ``iface`` from this network (a link in this
+        namespace, a daemon's socket in another), or None when it does not."""
         if any(link.name == iface for link in await self.ctx.driver.links()):
             return f"{iface} already exists on this host and is not managed by wgpilot"
         if iface in await self.ctx.driver.held_names():
@@ -186,14 +189,16 @@ class NetworkService:
         async with self.reconciler.guarded() as touched, self.ctx.db.transaction() as tx:
             if await self.ctx.networks.get_by_name(tx, name_v):
                 f.add("name", f"a network named {name_v!r} already exists")
-            taken = await self._interface_taken(tx, iface_v) if iface_v is not None else None
+            if iface_v is not None:
+                await self._check_interface(tx, f, iface_v)
             await self._check_subnets(tx, f, subnet_v, subnet6_v, None)
             if port_v is not None:
                 await self._check_port(tx, f, port_v, None)
             f.raise_if_any()
-            if taken is not None:
-                # A name someone else holds is a clash with the host's state, not bad input.
-                raise ConflictError.field("interface", taken, code="INTERFACE_IN_USE")
+            held = await self._interface_held(iface_v) if iface_v is not None else None
+            if held is not None:
+                # Someone else holds the name: a clash with the host's state, not bad input.
+                raise ConflictError.field("interface", held, code="INTERFACE_IN_USE")
             if port_v is None:
                 port_v = await self._free_port(tx)
             if dns_v is None:

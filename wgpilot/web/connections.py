@@ -18,16 +18,31 @@ Contract (``Limits``, from the ``http.*`` settings):
 - The TLS handshake ends within ``header_timeout`` seconds of accept, and a request's
   head within ``header_timeout`` of its first byte (else 408 and close; more bytes do
   not extend it).
+- A request's body arrives whole within ``body_seconds`` of the end of its head:
+  ``header_timeout`` plus its Content-Length at MIN_BODY_RATE, at most MAX_BODY_SECONDS;
+  without a length, ``header_timeout`` + CHUNKED_BODY_SECONDS. It closes earlier when no
+  byte of it arrives for ``idle_timeout``. Dripping bytes extends neither. While the
+  application holds the body up (uvicorn stopped reading because it has not taken what
+  came), neither runs, and the client gets its whole time again after.
+- A request answered before its body is in (a 401, a 413) closes its connection: the
+  rest is not read and discarded (that would last as long as the client sends).
 - A connection with no request in progress (before its first, or between two: uvicorn's
-  keep-alive timer, set to the same) closes after ``idle_timeout``, and so does one whose
-  request body stops arriving for that long (unless the application is what holds it up).
+  keep-alive timer, set to the same) closes after ``idle_timeout``.
 - A request that is being answered is not timed here (an event stream ends at
   ``monitor.stream_max_age``).
 
-Seams: uvicorn's documented ``Config(http=<protocol class>)`` takes ``GuardedH11``,
-which reads h11's public connection state; the listening socket is served by
-``TlsListener`` through asyncio's ``connect_accepted_socket`` (its handshake timeout),
-beside uvicorn's own start-up and shutdown (web/server.py).
+Seams: uvicorn's ``Config(http=<protocol class>)`` takes ``GuardedH11``, a subclass of
+uvicorn's own ``H11Protocol``: it reads h11's public connection state, and relies on
+these uvicorn internals, which pyproject.toml pins to the tested range and
+tests/unit/web/test_connections.py checks: the constructor's ``config``,
+``server_state`` and ``app_state``; the attributes ``conn``, ``flow.read_paused``,
+``headers``, ``timeout_keep_alive``, ``app``, ``transport`` and ``loop``; the methods
+``connection_made``, ``data_received``, ``connection_lost`` and ``on_response_complete``.
+(A protocol of our own driving h11 would not end that: uvicorn's server builds, tracks
+and shuts down its protocols through the same internals; only a server of our own would.)
+The listening socket is served by ``TlsListener`` through asyncio's
+``connect_accepted_socket`` (its handshake timeout), beside uvicorn's own start-up and
+shutdown (web/server.py).
 """
 
 from __future__ import annotations
@@ -57,6 +72,9 @@ REFUSING_TOTAL = 64
 RETRY_AFTER = 10  # seconds, in refusals
 WARN_EVERY = 60.0  # at most one warning about refusals per this many seconds
 _ACCEPT_PAUSE = 0.5  # out of file descriptors: wait before accepting again
+MIN_BODY_RATE = 16 * 1024  # bytes per second a request body must average (128 kbit/s)
+MAX_BODY_SECONDS = 3600  # however long a body says it is (a 256 MiB restore at >= 73 KB/s)
+CHUNKED_BODY_SECONDS = 60  # a body of unknown length, after header_timeout: up to ~1 MiB
 
 
 @dataclass(frozen=True)
@@ -187,6 +205,24 @@ def _timeout_response(seconds: int) -> bytes:
     return head.encode() + body
 
 
+def body_seconds(limits: Limits, length: int | None) -> float:
+    """How long a request body of ``length`` bytes (None: chunked, length unknown) may take
+    to arrive in all, from the end of its head."""
+    if length is None:
+        return limits.header_timeout + CHUNKED_BODY_SECONDS
+    return min(limits.header_timeout + length / MIN_BODY_RATE, MAX_BODY_SECONDS)
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    # h11 has validated the framing: one Content-Length of digits, or chunked.
+    if any(name == b"transfer-encoding" for name, _ in headers):
+        return None
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value)
+    return 0
+
+
 class GuardedH11(H11Protocol):
     """uvicorn's h11 protocol, with a timer on every phase in which it waits for the
     client (see the module docstring) and, on a refused connection, the refusal as
@@ -202,12 +238,17 @@ class GuardedH11(H11Protocol):
             self.app = cast(Any, ticket.refusal)
         self._timer: asyncio.TimerHandle | None = None
         self._phase = ""  # what the timer waits for: "idle", "head" or "body"
+        self._body_budget = 0.0  # seconds the body in progress may take in all
+        self._body_deadline = 0.0  # loop time by which it must be in
+        self._last_input = 0.0  # loop time of the latest bytes from the client
+        self._held_up = False  # the body timer last found uvicorn not reading
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm("idle", self.limits.idle_timeout)  # until the first request begins
 
     def data_received(self, data: bytes) -> None:
+        self._last_input = self.loop.time()
         super().data_received(data)
         self._follow()
 
@@ -216,6 +257,13 @@ class GuardedH11(H11Protocol):
         super().connection_lost(exc)
         if self.ticket is not None:
             self.ticket.release()
+
+    def on_response_complete(self) -> None:
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.SEND_BODY:
+            # Answered before the body was in (a 401, a 413): close rather than read the
+            # rest to discard it, which the client could make last as long as it sends.
+            self.transport.close()
+        super().on_response_complete()
 
     def _follow(self) -> None:
         """Time the phase the connection is in after new bytes arrived."""
@@ -227,11 +275,24 @@ class GuardedH11(H11Protocol):
             if self.conn.trailing_data[0] and self._phase != "head":
                 self._arm("head", self.limits.header_timeout)  # from the head's first byte
         elif state is h11.SEND_BODY:
-            self._arm("body", self.limits.idle_timeout)  # again at every piece of body
+            if self._phase != "body":  # the head just completed: one deadline for the body
+                self._held_up = False
+                self._body_budget = body_seconds(self.limits, _declared_length(self.headers))
+                self._start_body()
         else:
             self._disarm()  # the request is in: answering it is the application's business
 
-    def _arm(self, phase: str, seconds: int) -> None:
+    def _start_body(self) -> None:
+        self._body_deadline = self.loop.time() + self._body_budget
+        self._arm_body()
+
+    def _arm_body(self) -> None:
+        # The earlier of the whole body's deadline and idle_timeout since the latest bytes
+        # (a stalled body); pieces that arrive move only _last_input, never the deadline.
+        due = min(self._body_deadline, self._last_input + self.limits.idle_timeout)
+        self._arm("body", max(due - self.loop.time(), 0.0))
+
+    def _arm(self, phase: str, seconds: float) -> None:
         self._disarm()
         self._phase = phase
         self._timer = self.loop.call_later(seconds, self._expired, phase)
@@ -246,11 +307,19 @@ class GuardedH11(H11Protocol):
         self._timer, self._phase = None, ""
         if self.transport.is_closing():
             return
-        if phase == "body" and self.flow.read_paused:
-            # The application has not taken the body so far (uvicorn stopped reading): the
-            # wait is ours, not the client's.
-            self._arm("body", self.limits.idle_timeout)
-            return
+        if phase == "body":
+            now = self.loop.time()
+            if self.flow.read_paused or self._held_up:
+                # The application has not taken the body so far (uvicorn stopped reading):
+                # the wait is ours, not the client's, which gets its whole time again
+                # from the first check that finds reading resumed.
+                self._held_up = self.flow.read_paused
+                self._last_input = now
+                self._start_body()
+                return
+            if now < self._body_deadline and now - self._last_input < self.limits.idle_timeout:
+                self._arm_body()  # bytes arrived since the timer was set
+                return
         if phase == "head":
             self.transport.write(_timeout_response(self.limits.header_timeout))
         self.transport.close()
@@ -264,6 +333,11 @@ def protocol_for(limits: Limits) -> type[GuardedH11]:
 
     Guarded.limits = limits
     return Guarded
+
+
+_LISTENER_GONE = frozenset({errno.EBADF, errno.ENOTSOCK, errno.EINVAL})  # the socket itself
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_CLIENT_LEFT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
 
 
 class TlsListener:
@@ -282,21 +356,26 @@ class TlsListener:
         self.admission = admission
         self.make = make
         self._starting: set[asyncio.Task[None]] = set()
+        self._warned_at = float("-inf")
+        self._failed = 0
 
     async def serve(self) -> None:
-        """Accept until cancelled."""
+        """Accept until cancelled, or until the listening socket itself is gone (raises).
+
+        accept(2) also reports errors of one pending connection (ECONNABORTED, EPROTO)
+        and the network's (ENETDOWN, EHOSTUNREACH, ...): those are passed over, and so
+        is a lack of descriptors or memory, after a pause (as asyncio's own loop does)."""
         loop = asyncio.get_running_loop()
         while True:
             try:
                 conn, address = await loop.sock_accept(self.sock)
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.warning("cannot accept connections", extra={"error": exc.strerror})
+                if exc.errno in _LISTENER_GONE:
+                    raise
+                self._accept_failed(exc)
+                if exc.errno in _OUT_OF_RESOURCES:
                     await asyncio.sleep(_ACCEPT_PAUSE)
-                    continue
-                if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
-                    continue  # the client left before we took it
-                raise
+                continue
             ticket = self.admission.admit(str(address[0]))
             if ticket is None:
                 conn.close()
@@ -304,6 +383,16 @@ class TlsListener:
             task = loop.create_task(self._start(conn, ticket))
             self._starting.add(task)
             task.add_done_callback(self._starting.discard)
+
+    def _accept_failed(self, exc: OSError) -> None:
+        if exc.errno in _CLIENT_LEFT:
+            log.debug("a connection left before it was accepted", extra={"error": exc.strerror})
+            return
+        self._failed += 1
+        now = self.admission.clock()
+        if now - self._warned_at >= WARN_EVERY:
+            log.warning("cannot accept connections", extra={"error": exc.strerror, "failures": self._failed})
+            self._warned_at, self._failed = now, 0
 
     async def _start(self, conn: socket.socket, ticket: Ticket) -> None:
         loop = asyncio.get_running_loop()

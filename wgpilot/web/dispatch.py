@@ -12,8 +12,9 @@ redirects, 404), lifespan, a route that is not a plain ``Route`` — goes throug
 Starlette's loop unchanged, which is therefore still the definition of what matches.
 
 ``Route`` is Starlette's, matching the whole path: Starlette compiles ``^...$``, and
-``$`` also matches before a final newline, so ``DELETE /api/alerts/4%0A`` deleted alert
-4. Ours end in ``\Z``, in the route's own regex (Starlette's loop) and so in the index.
+``$`` also matches before a final newline, so a path with an encoded newline after an id
+(``/api/alerts/4%0A``) would reach the route of that id. Ours end in ``\Z``, in the
+route's own regex (Starlette's loop) and so in the index.
 """
 
 from __future__ import annotations

@@ -86,11 +86,12 @@ def error_response(
 def from_domain(exc: WgpilotError) -> JSONResponse:
     status = next((s for cls, s in STATUS if isinstance(exc, cls)), 400)
     headers: dict[str, str] | None = None
-    if isinstance(exc, RateLimitedError):
-        headers = {"Retry-After": str(exc.retry_after)}
+    retry_after = exc.retry_after if isinstance(exc, RateLimitedError | UnavailableError) else None
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     elif isinstance(exc, AuthError) and exc.challenge:
         headers = {"WWW-Authenticate": f'{exc.challenge} realm="{REALM}"'}
-    if status >= 500:
+    if status >= 500 and retry_after is None:  # a full server (Retry-After) is load, not a fault
         log.error("request failed", extra={"code": exc.code, "error": exc.message})
     return error_response(status, exc.code, exc.message, [f.as_dict() for f in exc.fields], headers)
 

@@ -61,8 +61,9 @@ API_HEADERS = [(b"content-security-policy", API_CSP.encode()), *_COMMON]
 # document reads.
 _SECURITY_NAMES = frozenset(k for k, _ in SECURITY_HEADERS)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# The longest path we answer (bytes as sent). Ours are short; a file system takes 4096 at
-# most (PATH_MAX), and the 500 it raised beyond that logged the path three times over.
+# The longest path we answer (bytes as sent; 414 beyond, before routing, the file system
+# or a log record sees it): ours are short, and no file path is longer than PATH_MAX
+# (4096 bytes), so a longer one names nothing we serve.
 MAX_PATH = 4096
 
 

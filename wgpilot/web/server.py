@@ -6,7 +6,14 @@ requests finish before the process exits.
 
 The HTTPS socket is served by connections.TlsListener (admission per client and in
 all, a bounded TLS handshake) beside uvicorn's start-up and shutdown; both servers
-speak connections.GuardedH11 (every wait for the client is timed)."""
+speak connections.GuardedH11 (every wait for the client is timed).
+
+``_Server`` subclasses ``uvicorn.Server`` and so relies on parts of it that are not
+its documented API (pinned in pyproject.toml, checked by tests/unit/web/test_server.py):
+``startup``/``shutdown``/``serve`` taking ``sockets`` (an empty list: start on no socket
+of its own), ``capture_signals``, ``should_exit``, ``server_state``, ``lifespan.state``,
+``config.http_protocol_class``, and the keyword arguments its start-up passes to the
+protocol class, which ``_protocol`` repeats with the connection's ticket."""
 
 from __future__ import annotations
 
@@ -36,17 +43,22 @@ GRACE_SECONDS = 10
 
 class _Server(uvicorn.Server):
     """uvicorn's server; with a ``tls`` socket, connections there are accepted by a
-    TlsListener instead of uvicorn (which is then started on no socket of its own)."""
+    TlsListener instead of uvicorn (which is then started on no socket of its own).
+    Should the listener ever stop by itself, the server stops (``on_failure`` is called)
+    and ``failure`` says why."""
 
     def __init__(
         self,
         config: uvicorn.Config,
         listening: asyncio.Event | None = None,
         tls: tuple[socket.socket, ssl.SSLContext, Admission] | None = None,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(config)
         self.listening = listening
         self.tls = tls
+        self.on_failure = on_failure
+        self.failure: BaseException | None = None
         self.listener: TlsListener | None = None
         self._accepting: asyncio.Task[None] | None = None
 
@@ -68,13 +80,24 @@ class _Server(uvicorn.Server):
             sock, ssl_context, admission = self.tls
             self.listener = TlsListener(sock, ssl_context, admission, self._protocol)
             self._accepting = asyncio.create_task(self.listener.serve())
+            self._accepting.add_done_callback(self._accept_ended)
         if self.listening is not None and not self.should_exit:
             self.listening.set()
+
+    def _accept_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() and self.should_exit:
+            return  # shutdown() stopped it
+        self.failure = (None if task.cancelled() else task.exception()) or RuntimeError("stopped accepting")
+        log.error("HTTPS stopped accepting connections; stopping the server", exc_info=self.failure)
+        self.should_exit = True
+        if self.on_failure is not None:
+            self.on_failure()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self._accepting is not None:
             self._accepting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Its end was logged by _accept_ended when it was not this cancel.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._accepting
         if self.listener is not None:
             self.listener.close()
@@ -214,11 +237,10 @@ class WebServer:
         uds = bind_control(self.control)
         https_cfg = _config(self.app, lifespan="on", limits=self.limits)
         https_cfg.load()
-        https_cfg.ssl = self.ssl_context  # only named in uvicorn's start-up line: TlsListener does TLS
         local_cfg = _config(local_app(self.app), lifespan="off", limits=self.limits)
         local_cfg.load()
         tls = (tcp, self.ssl_context, Admission(self.limits))
-        self._servers = [_Server(https_cfg, self.listening, tls), _Server(local_cfg)]
+        self._servers = [_Server(https_cfg, self.listening, tls, on_failure=self.stop), _Server(local_cfg)]
         log.info(
             "listening",
             extra={
@@ -234,6 +256,11 @@ class WebServer:
             uds.close()
             with contextlib.suppress(FileNotFoundError):
                 self.control.unlink()
+        failure = self._servers[0].failure
+        if failure is not None:  # the daemon exits non-zero; the unit starts it again
+            raise RuntimeFailure(
+                f"HTTPS stopped accepting connections: {failure}", code="LISTENER_FAILED"
+            ) from failure
 
     def display_host(self) -> str:
         """The bound host as written in a URL (the URLs themselves: web/banner.py)."""

@@ -62,3 +62,38 @@ async def test_a_file_that_cannot_be_read_is_refused_before_sending(server: Path
     with pytest.raises(ValidationError, match="cannot read"):
         await ApiBackend(server).restore(tmp_path / "missing.tar")
     assert _Recorder.seen == []
+
+
+class _AnswersEarly(_Recorder):
+    """Refuses a body after its first bytes and closes, as the server does for an
+    upload past its limit (web/connections.py: it does not read the rest)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(1024)
+        answer = json.dumps(
+            {"error": {"code": "INVALID_BACKUP", "message": "too big", "fields": [{"field": "file", "message": "too big"}]}}
+        ).encode()
+        self.send_response(422)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(answer)
+        self.wfile.flush()
+        self.close_connection = True
+
+
+async def test_an_answer_before_the_whole_upload_is_read_is_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "wgpilot.sock"
+    srv = socketserver.UnixStreamServer(str(path), _AnswersEarly)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    archive = tmp_path / "backup.tar"
+    archive.write_bytes(b"\0" * (16 << 20))  # far more than the socket buffers hold
+    try:
+        with pytest.raises(ValidationError, match="too big") as err:
+            await ApiBackend(path).restore(archive)
+        assert [f.field for f in err.value.fields] == ["file"]
+    finally:
+        srv.shutdown()
+        srv.server_close()

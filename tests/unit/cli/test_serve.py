@@ -18,6 +18,7 @@ import httpx
 from tests.unit.cli.test_cli import cli
 
 PASSWORD = "a long enough password"
+SERVE = ("serve", "--listen")
 
 
 def _free_port() -> int:
@@ -27,8 +28,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(data: Path) -> Iterator[tuple[str, list[str]]]:
-    """A running server: (its URL, what it wrote to stderr before it listened)."""
+def serving(data: Path, prelude: str = "") -> Iterator[tuple[str, list[str]]]:
+    """A running server: (its URL, what it wrote to stderr before it listened).
+    ``prelude``: Python run in the server's process before the CLI starts."""
     port = _free_port()
     env = {
         **os.environ,
@@ -41,7 +43,7 @@ def serving(data: Path) -> Iterator[tuple[str, list[str]]]:
     }
     env.pop("WGPILOT_CONFIG", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wgpilot", "serve", "--listen", f"127.0.0.1:{port}"],
+        [sys.executable, "-c", f"{prelude}\nfrom wgpilot.cli.main import main\nmain()", *SERVE, f"127.0.0.1:{port}"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -97,3 +99,25 @@ def test_a_restart_before_setup_is_finished(tmp_path: Path) -> None:
     init = cli(data, "init")
     assert init.returncode == 0 and "token" not in init.stdout, init.stdout
     assert "finish the setup wizard" in init.stdout
+
+
+NO_ADDRESSES = """
+import wgpilot.kernel.hostinfo as hostinfo
+
+async def refused(self):
+    raise PermissionError(13, "netlink refused")  # as in a sandbox without rtnetlink
+
+hostinfo.HostInfo.addresses = refused
+"""
+
+
+def test_serve_starts_when_the_host_addresses_cannot_be_read(tmp_path: Path) -> None:
+    # They only add URLs to the start-up banner (and names to the Host allow-list).
+    data = tmp_path / "data"
+    assert cli(data, "init", "--public-ip", "203.0.113.1").returncode == 0
+    with serving(data, NO_ADDRESSES) as (url, lines):
+        with httpx.Client(base_url=url, verify=False) as http:
+            assert http.get("/health").status_code == 200
+    assert _token_lines(lines), lines  # the banner was shown
+    warned = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any("start-up banner" in w["msg"] and w["level"] == "warning" for w in warned), lines

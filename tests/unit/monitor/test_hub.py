@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import Clock
 from tests.unit.monitor.conftest import Lab, settings
-from wgpilot.domain.errors import NotFoundError, RateLimitedError
+from wgpilot.domain.errors import NotFoundError, RateLimitedError, UnavailableError
 from wgpilot.kernel.driver import DeviceState
 from wgpilot.kernel.fake import FakeDriver
 from wgpilot.monitor import Event, Hub, Monitor
@@ -210,8 +210,9 @@ async def test_too_many_streams_are_refused() -> None:
     streams = [hub.subscribe(1).__aiter__() for _ in range(2)]
     for s in streams:
         await anext(s)
-    with pytest.raises(RateLimitedError):
+    with pytest.raises(UnavailableError) as err:  # the server is full: 503, not a client's 429
         hub.subscribe(2)
+    assert err.value.code == "SERVER_BUSY" and err.value.retry_after
     for s in streams:
         await s.aclose()  # type: ignore[attr-defined]
     assert hub.subscribers() == 0
@@ -303,7 +304,7 @@ async def test_streams_are_capped_per_client_and_unstarted_ones_give_their_place
         hub.subscribe(1, "192.0.2.7")
     # Counted from subscribe on: a burst cannot pass the check before any stream starts.
     unstarted = hub.subscribe(1, "192.0.2.8")
-    with pytest.raises(RateLimitedError, match=r"monitor\.max_streams\)"):
+    with pytest.raises(UnavailableError, match=r"monitor\.max_streams\)"):
         hub.subscribe(1, "192.0.2.9")
     del unstarted  # a response that never began
     gc.collect()

@@ -189,11 +189,11 @@ async def test_a_name_held_by_a_daemon_in_another_namespace_is_taken(ctx: Contex
     assert sum(driver.ops.values()) == ops  # the kernel was not asked for anything
 
 
-async def test_an_interface_name_of_another_network_is_a_conflict(ctx: Context) -> None:
+async def test_an_interface_name_of_another_network_is_bad_input_like_its_port(ctx: Context) -> None:
     await make(ctx)
-    with pytest.raises(ConflictError, match="already used by network 'office'") as err:
-        await make(ctx, name="second", subnet="10.9.0.0/24", listen_port=51821, interface="wg0")
-    assert [f.field for f in err.value.fields] == ["interface"]
+    with pytest.raises(ValidationError, match="already used by network 'office'") as err:
+        await make(ctx, name="second", subnet="10.9.0.0/24", listen_port=51820, interface="wg0")
+    assert [f.field for f in err.value.fields] == ["interface", "listen_port"]  # both, at once
 
 
 async def test_the_default_dns_applies_when_the_caller_names_none(ctx: Context) -> None:
