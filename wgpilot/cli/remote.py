@@ -10,6 +10,7 @@ import io
 import json
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,12 @@ class ApiBackend:
         try:
             if isinstance(body, io.BufferedReader):
                 payload: bytes | io.BufferedReader | None = body
-                headers = {
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(os.fstat(body.fileno()).st_size),
-                }
+                headers = {"Content-Type": "application/octet-stream"}
+                info = os.fstat(body.fileno())
+                # Only a regular file knows its size; a pipe or FIFO (restore /dev/stdin,
+                # <(...)) says 0. Without Content-Length http.client sends it chunked.
+                if stat.S_ISREG(info.st_mode):
+                    headers["Content-Length"] = str(info.st_size)
             else:
                 payload = None if body is None else json.dumps(body).encode()
                 headers = {"Content-Type": "application/json"} if payload is not None else {}

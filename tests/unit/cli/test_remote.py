@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socketserver
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -17,7 +20,10 @@ class _Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, str, dict[str, str], bytes]] = []
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            body = self._chunked()
+        else:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
         self.seen.append((self.command, self.path, dict(self.headers), body))
         answer = json.dumps({"restored": True, "networks": 1, "peers": 2}).encode()
         self.send_response(200)
@@ -25,6 +31,15 @@ class _Recorder(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
+
+    def _chunked(self) -> bytes:
+        body = b""
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            body += self.rfile.read(size)
+            assert self.rfile.read(2) == b"\r\n"
+        while self.rfile.readline() not in (b"\r\n", b""):  # trailers, then the blank line
+            pass
+        return body
 
     def address_string(self) -> str:  # a unix socket has no client address
         return "local"
@@ -58,7 +73,62 @@ async def test_restore_sends_the_file_as_it_is(server: Path, tmp_path: Path) -> 
     assert headers["Content-Length"] == str(archive.stat().st_size) and body == archive.read_bytes()
 
 
+async def test_restore_from_a_pipe_is_sent_chunked(server: Path, tmp_path: Path) -> None:
+    """A FIFO (restore /dev/stdin, <(...)) has no size: its fstat says 0, which as a
+    Content-Length would send an empty body. It goes chunked, every byte of it."""
+    blob = os.urandom(3 << 20)
+    fifo = tmp_path / "backup.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(blob)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        result = await ApiBackend(server).restore(fifo)
+    finally:
+        writer.join(timeout=30)
+    assert result["restored"] is True
+    [(_, _, headers, body)] = _Recorder.seen
+    assert "Content-Length" not in headers and headers["Transfer-Encoding"] == "chunked"
+    assert body == blob
+
+
 async def test_a_file_that_cannot_be_read_is_refused_before_sending(server: Path, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="cannot read"):
         await ApiBackend(server).restore(tmp_path / "missing.tar")
     assert _Recorder.seen == []
+
+
+def test_restore_from_stdin_through_a_running_server(tmp_path: Path) -> None:
+    """`wgpilot backup` then `... | wgpilot restore /dev/stdin` against a real server: the
+    pipe's bytes reach the server's streaming reader (chunked) and are restored."""
+    from tests.unit.cli.test_cli_locate import Server, base_env
+
+    server = Server(tmp_path)
+    try:
+        env = {**base_env(server.runtime), "WGPILOT_DATA_DIR": str(server.data)}
+
+        def wgpilot(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(
+                [sys.executable, "-m", "wgpilot", *args],
+                input=stdin,
+                capture_output=True,
+                env=env,
+                timeout=120,
+            )
+
+        made = wgpilot("network", "create", "--name", "lab", "--subnet", "10.77.0.0/24")
+        assert made.returncode == 0, made.stderr
+        saved = wgpilot("backup", "--output", str(tmp_path / "backup.tar"))
+        assert saved.returncode == 0, saved.stderr
+        assert wgpilot("network", "delete", "lab", "--yes").returncode == 0
+        restored = wgpilot("restore", "/dev/stdin", "--yes", stdin=(tmp_path / "backup.tar").read_bytes())
+        assert restored.returncode == 0, restored.stderr
+        assert b"restored: 1 networks" in restored.stdout, restored.stdout
+        listed = wgpilot("network", "list", "--json")
+        assert [n["name"] for n in json.loads(listed.stdout)] == ["lab"], listed.stderr
+    finally:
+        server.kill()
