@@ -17,10 +17,10 @@ import contextlib
 import json
 import logging
 import os
-import socket
 from pathlib import Path
 
 from wgpilot import config as config_mod
+from wgpilot.kernel import sockets
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,10 @@ def control_socket(data_dir: Path) -> Path:
 
 
 def answers(path: Path) -> bool:
-    """True when a server accepts connections on the unix socket ``path``."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(_PROBE_TIMEOUT)
-    try:
-        probe.connect(str(path))
-        return True
-    except OSError:  # missing, refused (a stale file of a server that is gone), not ours to reach
-        return False
-    finally:
-        probe.close()
+    """True when a process holds the unix socket ``path`` (kernel/sockets.py's rule: one
+    we may not reach, or whose backlog is full, is still there — never bypassed by
+    opening the database beside it)."""
+    return sockets.probe(path, _PROBE_TIMEOUT).live
 
 
 def publish(settings: config_mod.Settings) -> Path | None:
