@@ -1,6 +1,8 @@
 """The CLI's path to a running server: HTTP over the control socket
 ``<data_dir>/wgpilot.sock`` (mode 0600, so reaching it proves the caller is root or
-the server's user). Mutating commands then go through the server and never race it."""
+the server's user; and the server must prove to be root, the caller or the data
+directory's owner before anything is sent: locate.check_server). Mutating commands
+then go through the server and never race it."""
 
 from __future__ import annotations
 
@@ -38,8 +40,13 @@ class _UnixConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(str(self._path))
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(str(self._path))
+            locate.check_server(sock, self._path)  # before a byte is sent
+        except BaseException:
+            sock.close()
+            raise
         self.sock = sock
 
 
