@@ -380,6 +380,12 @@ RESTORE_RESULT = Schema(
         "restored": boolean(required=True),
         "networks": integer(required=True),
         "peers": integer(required=True),
+        "kernel_errors": F(
+            "array",
+            items=F("string"),
+            required=True,
+            description="what the kernel refused of the restored state (retried by the next reconcile)",
+        ),
     },
 )
 CHECK_RESULT = Schema(
