@@ -18,6 +18,7 @@ from wgpilot.domain.errors import ValidationError
 
 class _Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, str, dict[str, str], bytes]] = []
+    answer: dict[str, object] = {"restored": True, "networks": 1, "peers": 2}
 
     def do_POST(self) -> None:
         if self.headers.get("Transfer-Encoding") == "chunked":
@@ -25,7 +26,7 @@ class _Recorder(BaseHTTPRequestHandler):
         else:
             body = self.rfile.read(int(self.headers["Content-Length"]))
         self.seen.append((self.command, self.path, dict(self.headers), body))
-        answer = json.dumps({"restored": True, "networks": 1, "peers": 2}).encode()
+        answer = json.dumps(self.answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -60,6 +61,7 @@ def server(tmp_path: Path) -> Iterator[Path]:
     finally:
         srv.shutdown()
         srv.server_close()
+        _Recorder.answer = {"restored": True, "networks": 1, "peers": 2}
 
 
 async def test_restore_sends_the_file_as_it_is(server: Path, tmp_path: Path) -> None:
@@ -100,6 +102,25 @@ async def test_a_file_that_cannot_be_read_is_refused_before_sending(server: Path
     with pytest.raises(ValidationError, match="cannot read"):
         await ApiBackend(server).restore(tmp_path / "missing.tar")
     assert _Recorder.seen == []
+
+
+def test_restore_lists_what_the_kernel_refused(server: Path, tmp_path: Path) -> None:
+    _Recorder.answer = {"restored": True, "networks": 2, "peers": 3, "kernel_errors": ["wg0: port taken"]}
+    archive = tmp_path / "backup.tar"
+    archive.write_bytes(b"x" * 100)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WGPILOT_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "wgpilot", "restore", str(archive), "--yes", "--data-dir", str(server.parent)],
+        capture_output=True,
+        text=True,
+        env={**env, "WGPILOT_RUNTIME_DIR": str(tmp_path / "run")},
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "restored: 2 networks, 3 peers; the kernel refused part of it (the next reconcile retries):",
+        "  wg0: port taken",
+    ]
 
 
 def test_restore_from_stdin_through_a_running_server(tmp_path: Path) -> None:
