@@ -44,7 +44,7 @@ def _listen(v: Any) -> str | None:
         return None
     _host, sep, port = str(v).rpartition(":")
     number = ascii_int(port, max_digits=5)
-    if not sep or number is None or not 1 <= number <= 65535:
+    if not sep or number is None or not 0 <= number <= 65535:
         return "must look like HOST:PORT, [IPv6]:PORT or :PORT (port in digits 0-9)"
     return None
 
@@ -78,7 +78,12 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option(
-        "listen", str, "", "HTTPS address HOST:PORT; empty = :443, falling back to :8443 when taken", _listen
+        "listen",
+        str,
+        "",
+        "HTTPS address HOST:PORT; empty = :443, falling back to :8443 when taken; port 0 = any free"
+        " port (tests: it is logged)",
+        _listen,
     ),
     Option(
         "data_dir", str, str(DEFAULT_DATA_DIR), "directory holding data.db, master.key, certs/ and backups/"

@@ -9,6 +9,13 @@ CLI without ``--data-dir`` finds it: the pointer is written at start and removed
 stop. A pointer only counts while its server answers on its socket, so one left by
 a killed server misleads nobody; the next server to start sweeps those whose process
 is gone. ``runtime_dir`` is ``/run/wgpilot``: root's, emptied at boot.
+
+Whom the CLI trusts (it sends passwords and backups, which hold the master key): a
+pointer only in a directory, and as a file, owned by the caller or root and writable
+by nobody else (no symlink); and before a request is sent, the process that accepted
+the connection (SO_PEERCRED) must run as root, as the caller, or as the owner of the
+directory holding the socket — the installed service runs as its own user and owns
+its data directory.
 """
 
 from __future__ import annotations
@@ -18,14 +25,18 @@ import json
 import logging
 import os
 import socket
+import stat
 from pathlib import Path
 
 from wgpilot import config as config_mod
+from wgpilot.domain.errors import RuntimeFailure
+from wgpilot.kernel import sockets
 
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "wgpilot.sock"
 _PROBE_TIMEOUT = 2.0
+_POINTER_MAX = 64 * 1024
 
 
 def control_socket(data_dir: Path) -> Path:
@@ -33,16 +44,36 @@ def control_socket(data_dir: Path) -> Path:
 
 
 def answers(path: Path) -> bool:
-    """True when a server accepts connections on the unix socket ``path``."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(_PROBE_TIMEOUT)
+    """True when a process holds the unix socket ``path`` (kernel/sockets.py's rule: one
+    we may not reach, or whose backlog is full, is still there — never bypassed by
+    opening the database beside it)."""
+    return sockets.probe(path, _PROBE_TIMEOUT).live
+
+
+def _untrusted(st: os.stat_result) -> str | None:
+    """Why a pointer or its directory cannot be trusted, or None: it must be owned by
+    the caller or root and writable by nobody else."""
+    if st.st_uid not in (0, os.geteuid()):
+        return f"owned by uid {st.st_uid}, neither root nor you"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "writable by others"
+    return None
+
+
+def check_server(sock: socket.socket, path: Path) -> None:
+    """Before anything is sent on ``sock``, connected to the control socket ``path``:
+    its process must run as root, as the caller, or as the owner of the socket's
+    directory; else a refusal naming who it is."""
+    peer = sockets.peer_of(sock)
     try:
-        probe.connect(str(path))
-        return True
-    except OSError:  # missing, refused (a stale file of a server that is gone), not ours to reach
-        return False
-    finally:
-        probe.close()
+        owner: int | None = os.stat(path.parent).st_uid
+    except OSError:
+        owner = None
+    if peer.uid not in (0, os.geteuid(), owner):
+        raise RuntimeFailure(
+            f"refusing to talk to {path}: the process holding it (pid {peer.pid}) runs as uid "
+            f"{peer.uid}, neither root, you, nor the owner of {path.parent}"
+        )
 
 
 def publish(settings: config_mod.Settings) -> Path | None:
@@ -88,18 +119,39 @@ def _sweep(runtime: Path) -> None:
             continue  # alive, another user's
 
 
-def published(runtime: Path) -> list[Path]:
-    """Data directories of the published servers that answer now, sorted."""
-    found: set[Path] = set()
+def _pointed_at(path: Path) -> Path | None:
+    """The data directory a trusted pointer file names, or None."""
     try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None  # gone meanwhile, a symlink, not ours to read
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        why = "not a regular file" if not stat.S_ISREG(st.st_mode) else _untrusted(st)
+        if why is not None:
+            log.warning("ignoring the server pointer %s: %s", path, why)
+            return None
+        raw = fh.read(_POINTER_MAX)
+    try:
+        return Path(json.loads(raw)["data_dir"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def published(runtime: Path) -> list[Path]:
+    """Data directories of the published servers that answer now, sorted; only
+    pointers the caller may trust count (see the module docstring)."""
+    try:
+        why = _untrusted(os.stat(runtime))
+        if why is not None:
+            log.warning("ignoring the servers published in %s: it is %s", runtime, why)
+            return []
         pointers = sorted(runtime.glob("*.json"))
     except OSError:
         return []
+    found: set[Path] = set()
     for path in pointers:
-        try:
-            data_dir = Path(json.loads(path.read_text())["data_dir"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if answers(control_socket(data_dir)):
+        data_dir = _pointed_at(path)
+        if data_dir is not None and answers(control_socket(data_dir)):
             found.add(data_dir)
     return sorted(found)

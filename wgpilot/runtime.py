@@ -17,7 +17,7 @@ from wgpilot.kernel.hostinfo import HostInfo
 from wgpilot.kernel.select import select_driver
 from wgpilot.services.context import Context
 from wgpilot.storage.db import Database
-from wgpilot.storage.migrate import migrate
+from wgpilot.storage.migrate import migrate, require_current
 from wgpilot.storage.secrets import Cipher, load_or_create_master_key, read_master_key
 
 
@@ -29,8 +29,10 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 async def open_database(settings: Settings, *, create: bool = True) -> tuple[Database, Cipher]:
-    """Open (creating when new, unless not ``create``) and migrate the database; load
-    its master key."""
+    """Open (creating when new) and migrate the database; load its master key. Without
+    ``create`` (the read-only commands) nothing is created or migrated: a database at
+    another schema version is refused (its journal mode is WAL already, as every
+    wgpilot leaves it, so opening it rewrites nothing)."""
     if create:
         prepare_data_dir(settings)
     else:
@@ -50,7 +52,10 @@ async def open_database(settings: Settings, *, create: bool = True) -> tuple[Dat
     db = Database(settings.db_path)
     await db.open()
     try:
-        await migrate(db)
+        if create:
+            await migrate(db)
+        else:
+            await require_current(db)
         for path in (settings.db_path, Path(f"{settings.db_path}-wal"), Path(f"{settings.db_path}-shm")):
             if path.exists():
                 os.chmod(path, 0o600)

@@ -35,7 +35,7 @@ async def test_backup_then_restore_reconciles_the_kernel(client, state) -> None:
         "/api/system/restore", content=archive, headers={"content-type": "application/octet-stream"}
     )
     assert r.status_code == 200, r.text
-    assert r.json() == {"restored": True, "networks": 1, "peers": 1}
+    assert r.json() == {"restored": True, "networks": 1, "peers": 1, "kernel_errors": []}
     assert "wg1" not in driver.devs and len(driver.devs["wg0"].peers) == 1
     nets = (await client.get("/api/networks")).json()
     assert [n["name"] for n in nets["items"]] == ["office"]
@@ -90,10 +90,10 @@ async def test_sessions_follow_the_restored_database_from_the_swap_on(
     swapped, release = asyncio.Event(), asyncio.Event()
     real = Reconciler.reconcile_all
 
-    async def held(self: Reconciler) -> object:
+    async def held(self: Reconciler, **kw: Any) -> object:
         swapped.set()
         await release.wait()
-        return await real(self)
+        return await real(self, **kw)
 
     monkeypatch.setattr(Reconciler, "reconcile_all", held)
     restore = asyncio.create_task(
@@ -340,11 +340,11 @@ async def test_a_failure_after_the_swap_rolls_everything_back(
             real_reconcile = Reconciler.reconcile_all
             calls: list[bool] = []
 
-            async def reconcile_all(self: Reconciler) -> Any:
+            async def reconcile_all(self: Reconciler, **kw: Any) -> Any:
                 calls.append(True)
                 if len(calls) == 1:
                     raise KernelError("netlink: connection reset")
-                return await real_reconcile(self)
+                return await real_reconcile(self, **kw)
 
             m.setattr(Reconciler, "reconcile_all", reconcile_all)
         r = await restore(client, archive)
@@ -362,6 +362,72 @@ async def test_a_failure_after_the_swap_rolls_everything_back(
     assert files(tmp_path) == on_disk  # nothing saved, nothing staged
     assert "wg1" in driver.devs  # type: ignore[attr-defined]  # the kernel is the live database's again
     await answers_normally(client, anon, "changed later")
+
+
+async def test_what_the_kernel_refuses_of_a_restore_is_reported_not_undone(
+    client, state, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The backup's wg0 is taken on this host by the time it is restored: the restore
+    stands (the database is the truth, the next reconcile retries) and says so."""
+    archive = (await client.post("/api/system/backup")).content
+    assert (await client.delete("/api/networks/1")).status_code == 204
+    state.ctx.driver.add_foreign("wg0")  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING", logger="wgpilot.services.backup"):
+        r = await restore(client, archive)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert (answer["restored"], answer["networks"], answer["peers"]) == (True, 1, 1)
+    [refused] = answer["kernel_errors"]
+    assert refused.startswith("wg0: "), refused
+    assert [n["name"] for n in (await client.get("/api/networks")).json()["items"]] == ["office"]
+    [entry] = (await client.get("/api/audit-log?action=system.restore")).json()["items"]
+    assert entry["detail"]["kernel_errors"] == [refused] and "rolled_back" not in entry["detail"]
+    [warning] = [rec for rec in caplog.records if rec.levelname == "WARNING"]
+    assert "kernel refused part of the restored state" in warning.getMessage()
+    assert warning.errors == [refused]  # type: ignore[attr-defined]
+
+
+async def test_a_write_waiting_on_a_failing_restore_is_not_lost(
+    client, state, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that writes while a restore is past its swap waits for the restore to
+    settle: when the restore is then undone, the write goes to the database that stays,
+    not to the one thrown away (which would lose it after answering 201)."""
+    from wgpilot.domain.errors import StorageError
+    from wgpilot.storage.audit import AuditRepo
+    from wgpilot.storage.db import Database
+
+    archive = (await client.post("/api/system/backup")).content
+    in_window, go_on, queued = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    real_record, real_transaction = AuditRepo.record, Database.transaction
+    creating: asyncio.Task[httpx.Response] | None = None
+
+    async def record(self: AuditRepo, tx: Any, actor: Any, action: str, *rest: Any) -> None:
+        if action == "system.restore" and "rolled_back" not in rest[1]:
+            in_window.set()  # after the swap: the restored database is live
+            await go_on.wait()
+            raise StorageError("database or disk is full")
+        await real_record(self, tx, actor, action, *rest)
+
+    def transaction(db: Database) -> Any:
+        if asyncio.current_task() is creating:
+            queued.set()  # the write is about to wait for the lock
+        return real_transaction(db)
+
+    monkeypatch.setattr(AuditRepo, "record", record)
+    monkeypatch.setattr(Database, "transaction", transaction)
+    restoring = asyncio.create_task(restore(client, archive))
+    await in_window.wait()
+    creating = asyncio.create_task(
+        client.post("/api/networks", json={"name": "meanwhile", "subnet": "10.9.0.0/24"})
+    )
+    await queued.wait()
+    go_on.set()
+    restored, created = await restoring, await creating
+    assert restored.status_code == 502 and restored.json()["error"]["code"] == "RESTORE_FAILED", restored.text
+    assert created.status_code == 201, created.text
+    names = [n["name"] for n in (await client.get("/api/networks")).json()["items"]]
+    assert names == ["office", "meanwhile"]
 
 
 async def test_the_audit_trail_survives_a_restore(client, state, tmp_path) -> None:
@@ -392,7 +458,8 @@ async def test_the_audit_trail_survives_a_restore(client, state, tmp_path) -> No
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
     # The saved copy is itself a backup that restores: the state the restore replaced.
     r = await restore(client, saved.read_bytes())
-    assert r.status_code == 200 and r.json() == {"restored": True, "networks": 2, "peers": 2}, r.text
+    assert r.status_code == 200, r.text
+    assert r.json() == {"restored": True, "networks": 2, "peers": 2, "kernel_errors": []}
 
 
 async def test_two_restores_at_once_run_one_after_the_other(client, state, tmp_path) -> None:

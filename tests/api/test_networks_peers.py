@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from tests.api.conftest import BASE, make_client
@@ -69,6 +70,28 @@ async def test_a_network_created_without_dns_takes_the_default(client) -> None:
     await client.delete(f"/api/networks/{r.json()['id']}")
     r = await client.post("/api/networks", json={"name": "nodns", **base, "dns_servers": []})
     assert r.status_code == 201 and r.json()["dns_servers"] == [], r.text
+
+
+async def test_a_default_dns_saved_before_stricter_checks_is_a_settings_problem(client, state) -> None:
+    """ "1.1.1" was once saved as a search domain. A network created without DNS servers
+    is not refused for default_dns[0], a field it never sent: the setting is named, and
+    GET /api/settings lists what to correct."""
+    async with state.ctx.db.transaction() as tx:
+        await state.ctx.settings.set(tx, "default_dns", json.dumps(["1.1.1", "9.9.9.9"]))
+    settings = (await client.get("/api/settings")).json()
+    assert settings["default_dns"] == ["1.1.1", "9.9.9.9"]
+    assert [p["field"] for p in settings["problems"]] == ["default_dns[0]"]
+    r = await client.post("/api/networks", json={"name": "lab", "subnet": "10.9.0.0/24"})
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "INVALID_SETTING" and err["fields"] == []
+    assert "default_dns" in err["message"] and "Settings" in err["message"] and "1.1.1" in err["message"]
+    r = await client.post("/api/networks", json={"name": "lab", "subnet": "10.9.0.0/24", "dns_servers": []})
+    assert r.status_code == 201, r.text  # naming its own DNS servers, a network does not need the setting
+    r = await client.put("/api/settings", json={"default_dns": ["9.9.9.9"]})
+    assert r.status_code == 200 and r.json()["problems"] == [], r.text
+    r = await client.post("/api/networks", json={"name": "lab2", "subnet": "10.10.0.0/24"})
+    assert r.status_code == 201 and r.json()["dns_servers"] == ["9.9.9.9"], r.text
 
 
 async def test_a_new_peer_gets_a_preshared_key_unless_asked_not_to(client) -> None:
@@ -408,7 +431,8 @@ async def test_list_fields_report_every_bad_entry(client) -> None:
     r = await client.put("/api/networks/1", json={"dns_servers": dns})
     assert fields(r) == ["dns_servers[0]", "dns_servers[2]"]
     r = await client.put("/api/setup/server", json={"public_ip": "203.0.113.10", "dns_servers": dns})
-    assert r.status_code in (409, 422)  # setup is complete; either way nothing was taken
+    # Setup is complete: refused before the body is read, so nothing of it was taken.
+    assert r.status_code == 409 and r.json()["error"]["code"] == "SETUP_COMPLETE", r.text
     cidrs = ["10.1.0.0/16", "nope", "10.2.0.1/16"]
     r = await client.post(
         "/api/networks/1/peers",

@@ -26,7 +26,7 @@ async def test_the_wizard_resumes_and_locks(app, state, anon) -> None:
     async with make_client(app) as other:
         r = await other.post("/api/setup/admin", json={**ADMIN, "install_token": token, "username": "second"})
         assert r.status_code == 409 and r.json()["error"]["code"] == "ADMIN_EXISTS"
-    assert not await setup_state.has_install_token(state.ctx)
+    assert not await state.ctx.settings.has(state.ctx.db, setup_state.KEY)
 
     assert (await anon.get("/api/setup/status")).json()["next_step"] == "server"
     r = await anon.put("/api/setup/server", json={"public_ip": "not-an-ip"})

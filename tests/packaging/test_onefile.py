@@ -38,6 +38,7 @@ class Server:
         self.argv = [*argv, "serve", "--config", str(self.config), "--data-dir", str(tmp / "data")]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("WGPILOT_", "NOTIFY_SOCKET"))}
         self.env["WGPILOT_RUNTIME_DIR"] = str(tmp / "run")  # not the host's /run/wgpilot
+        self.env["WGPILOT_WIREGUARD_DIR"] = str(tmp / "wireguard")  # nor its /etc/wireguard
 
     def start_to_health(self) -> float:
         """Seconds from exec to the first /health 200; then SIGTERM and a clean exit."""

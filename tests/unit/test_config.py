@@ -53,6 +53,15 @@ def test_errors_name_key_value_and_source(
         config.load(f, env=env)
 
 
+def test_listen_takes_port_0_for_any_free_port() -> None:
+    """Tests start servers on port 0 and read the bound port from the log; a port
+    picked free and bound later can be taken in between."""
+    assert config.load(None, env={"WGPILOT_LISTEN": "127.0.0.1:0"})["listen"] == "127.0.0.1:0"
+    for bad in ("127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:"):
+        with pytest.raises(config.ConfigError, match="must look like HOST:PORT"):
+            config.load(None, env={"WGPILOT_LISTEN": bad})
+
+
 def test_every_option_is_in_the_default_file_and_the_docs() -> None:
     text = config.default_toml()
     readme = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()

@@ -202,7 +202,14 @@ def restore(settings: Settings, file: str, yes: bool) -> None:
         result = run(body)
     except (ValidationError, WgpilotError) as exc:  # pragma: no cover - run() already maps these
         fail(exc.message)
-    click.echo(f"restored: {result['networks']} networks, {result['peers']} peers; kernel reconciled")
+    refused = result.get("kernel_errors") or []
+    summary = f"restored: {result['networks']} networks, {result['peers']} peers"
+    if not refused:
+        click.echo(f"{summary}; kernel reconciled")
+        return
+    click.echo(f"{summary}; the kernel refused part of it (the next reconcile retries):")
+    for error in refused:
+        click.echo(f"  {error}")
 
 
 COMMANDS = [setup, backup, restore]

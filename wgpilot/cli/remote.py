@@ -1,6 +1,8 @@
 """The CLI's path to a running server: HTTP over the control socket
 ``<data_dir>/wgpilot.sock`` (mode 0600, so reaching it proves the caller is root or
-the server's user). Mutating commands then go through the server and never race it."""
+the server's user; and the server must prove to be root, the caller or the data
+directory's owner before anything is sent: locate.check_server). Mutating commands
+then go through the server and never race it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import io
 import json
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -37,8 +40,13 @@ class _UnixConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(str(self._path))
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(str(self._path))
+            locate.check_server(sock, self._path)  # before a byte is sent
+        except BaseException:
+            sock.close()
+            raise
         self.sock = sock
 
 
@@ -73,10 +81,12 @@ class ApiBackend:
         try:
             if isinstance(body, io.BufferedReader):
                 payload: bytes | io.BufferedReader | None = body
-                headers = {
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(os.fstat(body.fileno()).st_size),
-                }
+                headers = {"Content-Type": "application/octet-stream"}
+                info = os.fstat(body.fileno())
+                # Only a regular file knows its size; a pipe or FIFO (restore /dev/stdin,
+                # <(...)) says 0. Without Content-Length http.client sends it chunked.
+                if stat.S_ISREG(info.st_mode):
+                    headers["Content-Length"] = str(info.st_size)
             else:
                 payload = None if body is None else json.dumps(body).encode()
                 headers = {"Content-Type": "application/json"} if payload is not None else {}

@@ -3,7 +3,8 @@
 The daemon owns a TUN device and a control socket ``/var/run/wireguard/<iface>.sock``.
 wgpilot may start ``wireguard-go -f <iface>`` when no socket exists; keys, port,
 peers and statistics then go through the socket only, and links, addresses and
-routes through rtnetlink (``links.Links``) like any other interface.
+routes through rtnetlink (``links.Links``) like any other interface. A socket file
+is stale, and removed, only when kernel/sockets.py finds nobody holding it.
 
 Protocol (https://www.wireguard.com/xplatform/): ``set=1`` or ``get=1``, then
 ``key=value`` lines, then an empty line; the answer ends with ``errno=N`` and an
@@ -22,7 +23,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from wgpilot.domain import keys
 from wgpilot.domain.errors import KernelError
+from wgpilot.kernel import sockets
 from wgpilot.kernel.driver import MARK, DeviceState, LinkState, PeerConfig, PeerState
 from wgpilot.kernel.links import Links
 
@@ -247,28 +248,20 @@ def _parse_generic(name: str, text: str) -> DeviceState:
     return DeviceState(name, private_key, public, listen_port, fwmark, peers)
 
 
+async def _probe(path: Path) -> sockets.Probe:
+    return await asyncio.to_thread(sockets.probe, path, _PROBE_TIMEOUT)
+
+
 async def live_socket_names(socket_dir: Path = SOCKET_DIR) -> set[str]:
-    """Names whose UAPI socket in ``socket_dir`` has a listener: the name is held by a
-    daemon, in this network namespace or any other (they all share the directory).
-    Connection refused means a stale file of a daemon that died; any other failure to
-    connect (permission, a full backlog) still means someone is there."""
+    """Names whose UAPI socket in ``socket_dir`` is held by a daemon, in this network
+    namespace or any other (they all share the directory); kernel/sockets.py says
+    when a socket counts as held."""
     try:
         candidates = sorted(p for p in socket_dir.glob("*.sock") if p.is_socket())
     except OSError:
         return set()
-
-    async def alive(path: Path) -> bool:
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), _PROBE_TIMEOUT)
-        except (ConnectionRefusedError, FileNotFoundError):
-            return False
-        except (OSError, TimeoutError):
-            return True
-        writer.close()
-        return True
-
-    found = await asyncio.gather(*(alive(p) for p in candidates))
-    return {p.name[: -len(".sock")] for p, live in zip(candidates, found, strict=True) if live}
+    found = await asyncio.gather(*(_probe(p) for p in candidates))
+    return {p.name[: -len(".sock")] for p, probe in zip(candidates, found, strict=True) if probe.live}
 
 
 class UserspaceDriver:
@@ -309,17 +302,6 @@ class UserspaceDriver:
             raise UapiError(name, code, what)
         return body
 
-    def _peer_pid(self, name: str) -> int | None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(str(self.socket_path(name)))
-            cred = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            return int(struct.unpack("3i", cred)[0])
-        except OSError:
-            return None
-        finally:
-            s.close()
-
     def _reap(self) -> None:
         for iface, child in list(self._children.items()):
             if child.poll() is not None:
@@ -337,7 +319,7 @@ class UserspaceDriver:
 
     async def create(self, name: str) -> None:
         path = self.socket_path(name)
-        if path.exists() and self._peer_pid(name) is None:
+        if path.exists() and not (await _probe(path)).live:
             path.unlink(missing_ok=True)  # stale socket of a daemon that died
         if not path.exists():
             if await self.links_.index(name) is not None:
@@ -387,7 +369,8 @@ class UserspaceDriver:
         alias = await self.links_.alias(name) if await self.links_.index(name) is not None else None
         if alias is not None and alias != MARK:
             raise KernelError(f"{name} is not managed by wgpilot; refusing to delete it")
-        pid = self._peer_pid(name)
+        peer = (await _probe(self.socket_path(name))).peer
+        pid = peer.pid if peer is not None else None
         # Deleting the TUN link makes the daemon shut down and remove its socket.
         await self.links_.delete(name)
         gone = lambda: not self.socket_path(name).exists()  # noqa: E731

@@ -7,15 +7,25 @@ archive like the server itself).
 
 A restore touches nothing live until the backup has proven itself in a staging
 directory beside the database (backup_staging.py: the archive, its database's
-schema, integrity and key, migrated to our version). Then, under the write lock:
-the live state is saved as ``backups/pre-restore-*.tar``, the audit entries the
-backup does not have (written since it was taken) are carried into the staged
-database — a restore never rewinds the audit trail —, and the files are swapped.
-The restored database is reopened, the ``system.restore`` entry written (what was
-replaced, and where it was saved) and the kernel reconciled. If anything fails
-after the swap, the previous files go back, the kernel is reconciled to them, the
-saved copy is removed and the restore answers with the error: it happens entirely
-or not at all. A refused restore leaves nothing behind.
+schema, integrity and key, migrated to our version). Then, all under the write lock
+(no other request writes meanwhile, so nothing written by one can be lost to an
+undo): the live state is saved as ``backups/pre-restore-*.tar``, the audit entries
+the backup does not have (written since it was taken) are carried into the staged
+database — a restore never rewinds the audit trail —, the files are swapped and the
+restored database reopened, the kernel is reconciled to it, and the
+``system.restore`` entry is written (what was replaced, where it was saved, what the
+kernel refused). If anything fails after the swap, the previous files go back, the
+kernel is reconciled to them, the saved copy is removed and the restore answers
+with the error: it happens entirely or not at all. A refused restore leaves nothing
+behind.
+
+What the kernel refuses of the restored state (a listen port or interface name
+taken on this host) does not undo the restore: the backup is what the operator asked
+for and is valid; the database is the truth, and the next reconcile applies it
+once the conflict is gone. It is reported instead — ``kernel_errors`` in the answer
+and in the ``system.restore`` entry, and a warning in the log — as the start-up
+reconcile reports such errors rather than refusing to start. Rolling back would
+make a backup impossible to restore onto a host where one of its ports is taken.
 """
 
 from __future__ import annotations
@@ -189,7 +199,7 @@ class BackupService:
         failure: Exception | None = None
         async with ctx.db.write_lock:
             # Under the lock: nothing written from here on can be missing from the
-            # saved copy, nor from the audit entries carried over.
+            # saved copy, nor from the audit entries carried over, nor lost to an undo.
             saved, networks_before, peers_before = await asyncio.to_thread(self._save_previous)
             try:
                 carried = await asyncio.to_thread(_carry_audit, staging / "data.db", self.settings.db_path)
@@ -198,6 +208,21 @@ class BackupService:
                 raise
             try:
                 await self._swap(staging, aside, Cipher(new.key))
+                report = await Reconciler(ctx).reconcile_all(lock_held=True)
+                detail = {
+                    "replaced": {"networks": networks_before, "peers": peers_before},
+                    "networks": new.networks,
+                    "peers": new.peers,
+                    "saved_previous": f"backups/{saved.name}",
+                    "backup_created_at": new.created_at,
+                    "backup_schema_version": new.version,
+                    "audit_entries_carried": carried,
+                    "kernel_errors": report.errors,
+                }
+                async with ctx.db.transaction_held() as tx:
+                    await ctx.audit.record(
+                        tx, await self._as_known(tx, actor), "system.restore", "system", detail, ctx.now()
+                    )
             except BaseException as exc:
                 await self._undo(aside, previous_cipher, saved, exc)
                 if not isinstance(exc, Exception):
@@ -205,31 +230,24 @@ class BackupService:
                 failure = exc
         if failure is not None:
             await self._rolled_back(actor, failure)
-        detail = {
-            "replaced": {"networks": networks_before, "peers": peers_before},
+        ctx.changed("networks")  # the kernel now matches the restored networks
+        if report.errors:
+            log.warning(
+                "restore complete, but the kernel refused part of the restored state; "
+                "the next reconcile retries",
+                extra={"networks": new.networks, "peers": new.peers, "errors": report.errors},
+            )
+        else:
+            log.info(
+                "restore complete",
+                extra={"networks": new.networks, "peers": new.peers, "reconcile": report.actions},
+            )
+        return {
+            "restored": True,
             "networks": new.networks,
             "peers": new.peers,
-            "saved_previous": f"backups/{saved.name}",
-            "backup_created_at": new.created_at,
-            "backup_schema_version": new.version,
-            "audit_entries_carried": carried,
+            "kernel_errors": report.errors,
         }
-        try:
-            async with ctx.db.transaction() as tx:
-                await ctx.audit.record(
-                    tx, await self._as_known(tx, actor), "system.restore", "system", detail, ctx.now()
-                )
-            report = await Reconciler(ctx).reconcile_all()
-        except Exception as exc:
-            async with ctx.db.write_lock:
-                await self._undo(aside, previous_cipher, saved, exc)
-            await self._rolled_back(actor, exc)
-        ctx.changed("networks")  # the kernel now matches the restored networks
-        log.info(
-            "restore complete",
-            extra={"networks": new.networks, "peers": new.peers, "reconcile": report.actions},
-        )
-        return {"restored": True, "networks": new.networks, "peers": new.peers}
 
     async def _swap(self, staging: Path, aside: Path, cipher: Cipher) -> None:
         """Under the write lock: the live files aside, the staged ones in their place."""

@@ -1,13 +1,20 @@
 """The backup file: one tar archive of ``manifest.json`` (format, versions, counts,
 checksums), ``data.db`` and ``master.key``, written and read here.
 
+Archives are written in plain ustar format: three regular members, no extension
+headers.
+
 Reading is built for files we did not write. An upload goes to disk as it
 arrives, never whole into memory, and is refused once it passes ``MAX_ARCHIVE``.
-Each member is judged by its header before a byte of its data is read: one of the
-three names, once; a plain file (not sparse, a link or a device); no larger than
-its cap (``LIMITS``) nor than the archive around it. Only then is it streamed to
-disk through its checksum, in chunks. A truncated or damaged archive is refused
-naming the problem, as is anything else that is not a wgpilot backup.
+Before tarfile sees the file, its raw 512-byte headers are walked here, as far as
+tarfile will read them: any member that is not a regular file is refused, since
+tarfile reads a PAX (``x``/``g``) or GNU long-name (``L``/``K``) header's whole
+declared data into memory, and a sparse one's maps, before it returns a member.
+Then each member is judged by its header before a byte of its data is read: one of
+the three names, once; a plain file; no larger than its cap (``LIMITS``) nor than
+the archive around it. Only then is it streamed to disk through its checksum, in
+chunks. A truncated or damaged archive is refused naming the problem, as is anything
+else that is not a wgpilot backup.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ CHUNK = 1 << 20
 # key is 45 bytes and a manifest a few hundred.
 LIMITS = {"manifest.json": 64 * 1024, "data.db": MAX_ARCHIVE, "master.key": 1024}
 _PLAIN_FILE = (tarfile.REGTYPE, tarfile.AREGTYPE)
+_BLOCK = tarfile.BLOCKSIZE
 
 
 def bad(message: str) -> ValidationError:
@@ -76,7 +84,11 @@ def write(dest: Path, manifest: dict[str, Any], database: Path, key: bytes) -> N
     }
     blob = json.dumps(manifest, indent=2).encode()
     now = int(time.time())
-    with _create(dest) as out, _writing(dest), tarfile.open(fileobj=out, mode="w") as tar:
+    with (
+        _create(dest) as out,
+        _writing(dest),
+        tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar,
+    ):
         tar.addfile(_info("manifest.json", len(blob), now), io.BytesIO(blob))
         with database.open("rb") as fh:
             tar.addfile(_info("data.db", database.stat().st_size, now), fh)
@@ -121,6 +133,54 @@ async def read_file(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
+def _number(field: bytes) -> int | None:
+    """A header's number field read as tarfile reads it: NUL-terminated octal, or GNU
+    base-256 (first byte 0x80, or 0xff for a negative number); None where tarfile
+    finds the header invalid."""
+    if field[0] in (0o200, 0o377):
+        value = int.from_bytes(field[1:], "big")
+        return value - 256 ** (len(field) - 1) if field[0] == 0o377 else value
+    try:
+        return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+    except ValueError:
+        return None
+
+
+def _is_header(block: bytes) -> bool:
+    """Whether tarfile takes the block for a header (its checksum, summed over unsigned
+    or, as some old tars did, signed bytes): it reads nothing past one that is not."""
+    rest = block[:148] + b" " * 8 + block[156:]
+    unsigned = sum(rest)
+    signed = unsigned - 256 * sum(b >= 128 for b in rest)
+    return _number(block[148:156]) in (unsigned, signed)
+
+
+def _walk_headers(archive: Path) -> None:
+    """Refuse, from the raw headers, any member that is not a regular file, before
+    tarfile reads one. Walks exactly the headers tarfile will read: the first, then
+    each one after its predecessor's data, at most one past the three members (tarfile
+    stops there: ``_judge`` refuses a fourth member). What tarfile would stop at (the
+    end marker, a cut block, one that is not a header) ends the walk; tarfile reports it."""
+    with archive.open("rb") as fh:
+        offset = 0
+        for _ in range(len(LIMITS) + 1):
+            fh.seek(offset)
+            header = fh.read(_BLOCK)
+            if len(header) < _BLOCK or header == bytes(_BLOCK) or not _is_header(header):
+                return
+            name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+            kind = header[156:157]
+            if kind not in (tarfile.REGTYPE, tarfile.AREGTYPE):
+                what = name if name in LIMITS else f"a member of tar type {kind.decode('latin-1')!r}"
+                raise bad(f"not a wgpilot backup ({what} is not stored as a plain file)")
+            size = _number(header[124:136])
+            if size is None:
+                return  # an invalid header: tarfile stops at it as well
+            if size < 0:
+                raise bad(f"the archive is damaged: {name[:80]!r} declares a negative size")
+            offset += _BLOCK + -(-size // _BLOCK) * _BLOCK
+
+
 def _judge(member: tarfile.TarInfo, seen: dict[str, str], archive_size: int) -> str:
     """The member's name, once its header shows it may be read; else a refusal."""
     name = member.name
@@ -160,6 +220,7 @@ def unpack(archive: Path, into: Path) -> dict[str, Any]:
         raise bad("the upload is empty")
     sums: dict[str, str] = {}
     manifest_bytes = io.BytesIO()
+    _walk_headers(archive)
     try:
         tar = tarfile.open(archive, mode="r:")
     except tarfile.TarError as exc:

@@ -31,7 +31,6 @@ _PIVPN_END = re.compile(r"^#+\s*end\s+.*$", re.IGNORECASE)
 # A run of base64 as long as most of a key: a comment holding one is never a name
 # ("# old PrivateKey = …" must not become a peer name shown in the UI).
 _KEYLIKE = re.compile(r"[A-Za-z0-9+/]{24,}")
-_NUMBER = re.compile(r"[0-9]{1,9}")
 _UNSAFE = re.compile(r"[^\w .,'@()+&-]", re.UNICODE)
 
 
@@ -134,12 +133,12 @@ def parse_conf(text: str, name: str) -> ParsedInterface:
 
 
 def _number(value: str, what: str, warnings: list[str]) -> int | None:
-    """A decimal number of a file (ASCII digits only: ``int`` also takes "²" and
-    any Unicode digit, and thousands of digits); None with a warning otherwise."""
-    if _NUMBER.fullmatch(value):
-        return int(value)
-    warnings.append(f"{what} {value[:20]!r} is not a number; left out")
-    return None
+    """A decimal number of a file (validate.ascii_int, at most 9 digits); None with a
+    warning otherwise."""
+    number = validate.ascii_int(value, max_digits=9)
+    if number is None:
+        warnings.append(f"{what} {value[:20]!r} is not a number; left out")
+    return number
 
 
 def _read_conf(path: Path, warnings: list[str]) -> str | None:

@@ -134,9 +134,23 @@ class NetworkService:
 
     async def default_dns(self, conn: Conn) -> tuple[str, ...]:
         """The ``default_dns`` setting (wizard step 2, Settings page): what a network gets
-        when its creator names no DNS servers. An explicit empty list means none."""
+        when its creator names no DNS servers. An explicit empty list means none.
+
+        A value saved before validation got stricter (``1.1.1``) is the setting's fault,
+        not the request's: 409 naming the setting (GET /api/settings lists it under
+        ``problems``), never a 422 on a field the request did not send."""
         stored = await self.ctx.settings.get(conn, "default_dns")
-        return validate.dns_list(json.loads(stored), "default_dns") if stored else ()
+        if not stored:
+            return ()
+        try:
+            return validate.dns_list(json.loads(stored), "default_dns")
+        except (ValidationError, ValueError) as exc:
+            why = exc.message if isinstance(exc, ValidationError) else "it is not a JSON list"
+            raise ConflictError(
+                f"the saved default DNS servers (setting default_dns) are no longer valid ({why}): "
+                "correct them under Settings, or name this network's dns_servers",
+                code="INVALID_SETTING",
+            ) from exc
 
     # -- create ----------------------------------------------------------------------
     async def create(

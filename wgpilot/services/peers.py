@@ -641,6 +641,9 @@ class PeerService:
         conn = self.ctx.db
         net = await resolve_network(self.ctx, conn, network_ref)
         peer = await self._resolve(conn, net, peer_ref)
+        return peer, await self._render_config(conn, net, peer)
+
+    async def _render_config(self, conn: Conn, net: Network, peer: Peer) -> str:
         secrets = await self.ctx.peers.secrets(conn, peer.id)
         others: list[Peer] = []
         if net.mode is Mode.SITE_TO_SITE:
@@ -661,7 +664,7 @@ class PeerService:
             endpoint=render.endpoint_for(await self.endpoint_host(conn), net.listen_port),
             persistent_keepalive=peer.persistent_keepalive,
         )
-        return peer, render.render(cfg)
+        return render.render(cfg)
 
     async def qr_config(self, network_ref: str | int, peer_ref: str | int) -> tuple[Peer, str]:
         """(peer, the config a QR code carries). Refused (409 PEER_KEY_NOT_HELD) for a
@@ -670,4 +673,4 @@ class PeerService:
         net = await resolve_network(self.ctx, conn, network_ref)
         peer = await self._resolve(conn, net, peer_ref)
         render.require_private_key(peer.name, peer.has_private_key)
-        return await self.client_config(net.id, peer.id)
+        return peer, await self._render_config(conn, net, peer)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from wgpilot.domain import nftrules
 from wgpilot.domain.errors import KernelError, WgpilotError
@@ -233,12 +234,13 @@ class Reconciler:
             )
 
     # -- everything -----------------------------------------------------------------
-    async def expire_peers(self) -> int:
+    async def expire_peers(self, *, lock_held: bool = False) -> int:
         now = self.ctx.now()
         expired = await self.ctx.peers.expired(self.ctx.db, now)
         if not expired:
             return 0
-        async with self.ctx.db.transaction() as tx:
+        db = self.ctx.db
+        async with db.transaction_held() if lock_held else db.transaction() as tx:
             for p in expired:
                 await self.ctx.peers.update(tx, p.id, {"enabled": False, "updated_at": now})
                 await self.ctx.audit.record(
@@ -254,15 +256,17 @@ class Reconciler:
         log.info("peers expired", extra={"count": len(expired)})
         return len(expired)
 
-    async def reconcile_all(self) -> Report:
-        """Full pass; errors of one network do not stop the others."""
+    async def reconcile_all(self, *, lock_held: bool = False) -> Report:
+        """Full pass; errors of one network do not stop the others: they are in the
+        report. ``lock_held``: the caller holds the database's write lock (a restore)."""
         report = Report()
-        expired = await self.expire_peers()
+        expired = await self.expire_peers(lock_held=lock_held)
         if expired:
             report.add(f"{expired} expired peers disabled")
         if not self.ctx.kernel_enabled:
             return report
-        async with self.ctx.db.write_lock:
+        lock: AbstractAsyncContextManager[Any] = nullcontext() if lock_held else self.ctx.db.write_lock
+        async with lock:
             conn = self.ctx.db
             nets = await self.ctx.networks.all(conn)
             links = {link.name: link for link in await self.ctx.driver.links()}

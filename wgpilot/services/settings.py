@@ -53,6 +53,20 @@ VALIDATORS: dict[str, Any] = {
 }
 
 
+def problems(view: dict[str, Any]) -> list[dict[str, str]]:
+    """The saved values today's validation refuses (saved by an older, laxer version),
+    each as the field error a PUT of it would get: the Settings page shows where to
+    correct them."""
+    found: list[dict[str, str]] = []
+    for key, check in VALIDATORS.items():
+        if key in view:
+            try:
+                check(view[key], key)
+            except ValidationError as exc:
+                found += [{"field": e.field, "message": e.message} for e in exc.fields]
+    return found
+
+
 class SettingsService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -61,14 +75,20 @@ class SettingsService:
         conn = conn or self.ctx.db
         s = await self.ctx.settings.all_public(conn)
         port = s.get("smtp_port")
-        return {
+        try:
+            dns = json.loads(s.get("default_dns", "[]"))
+        except ValueError:
+            dns = [s["default_dns"]]  # shown as it is, and listed under problems
+        view = {
             **{k: s.get(k) or None for k in _PLAIN},
-            "default_dns": json.loads(s.get("default_dns", "[]")),
+            "default_dns": dns,
             "smtp_port": int(port) if port else None,
             "smtp_password_set": await self.ctx.settings.has(conn, "smtp_password"),
             "smtp_security": s.get("smtp_security", "starttls"),
             "update_channel": s.get("update_channel", "stable"),
         }
+        view["problems"] = problems(view)
+        return view
 
     async def update(self, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
         f = Fields()

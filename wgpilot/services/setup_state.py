@@ -54,10 +54,6 @@ async def drop_install_token(ctx: Context, tx: Tx) -> None:
     await ctx.settings.delete(tx, LEGACY_KEY)
 
 
-async def has_install_token(ctx: Context) -> bool:
-    return await ctx.settings.has(ctx.db, KEY)
-
-
 async def token_matches(ctx: Context, token: str, conn: Conn | None = None) -> bool:
     stored = await ctx.settings.get_secret(conn or ctx.db, KEY)
     return stored is not None and hmac.compare_digest(stored.encode(), token.encode("utf-8", "surrogatepass"))

@@ -296,31 +296,39 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
-        async with self._lock:
-            # Taken under the lock: a restore replaces the writer while others wait here.
-            writer = self._require(self._writer)
-            tx = Tx(writer)
+        async with self._lock, self.transaction_held() as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def transaction_held(self) -> AsyncIterator[Tx]:
+        """``transaction()`` for a caller that holds ``write_lock`` already and keeps it
+        (a restore, from the swap until the restored state is settled)."""
+        if not self._lock.locked():
+            raise RuntimeError("transaction_held() without the write lock")
+        # Taken under the lock: a restore replaces the writer while others wait for it.
+        writer = self._require(self._writer)
+        tx = Tx(writer)
+        try:
+            yield tx
+        except BaseException:
+            # Decided on the database thread, after everything still queued there:
+            # a cancelled caller may have left a BEGIN or a step in the queue that
+            # ``_begun`` cannot know about yet; it must not stay open (it would hold
+            # SQLite's write lock and refuse every later transaction).
             try:
-                yield tx
-            except BaseException:
-                # Decided on the database thread, after everything still queued there:
-                # a cancelled caller may have left a BEGIN or a step in the queue that
-                # ``_begun`` cannot know about yet; it must not stay open (it would hold
-                # SQLite's write lock and refuse every later transaction).
-                try:
-                    await writer.run(_rollback_if_open)
-                except sqlite3.Error:
-                    log.exception("rollback failed")
+                await writer.run(_rollback_if_open)
+            except sqlite3.Error:
+                log.exception("rollback failed")
+            raise
+        if tx._begun:
+            try:
+                await writer.run(_commit)
+            except StorageError:
+                await writer.run(_rollback_if_open)
                 raise
-            if tx._begun:
-                try:
-                    await writer.run(_commit)
-                except StorageError:
-                    await writer.run(_rollback_if_open)
-                    raise
-                except sqlite3.Error as exc:
-                    await writer.run(_rollback_if_open)  # unless SQLite has already
-                    raise StorageError(f"commit failed: {exc}") from exc
+            except sqlite3.Error as exc:
+                await writer.run(_rollback_if_open)  # unless SQLite has already
+                raise StorageError(f"commit failed: {exc}") from exc
 
     @property
     def write_lock(self) -> asyncio.Lock:

@@ -77,6 +77,22 @@ async def current_version(db: Database) -> int:
     return int(await db.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
 
 
+async def require_current(db: Database) -> None:
+    """For a command that must change nothing: refuse a database whose schema is not
+    ours instead of migrating it (an older one is migrated by the server's next start)."""
+    current, latest = await current_version(db), latest_version()
+    if current > latest:
+        raise StorageError(
+            f"database schema version {current} is newer than this wgpilot knows "
+            f"({latest}); upgrade wgpilot or restore an older backup"
+        )
+    if current < latest:
+        raise StorageError(
+            f"the database {db.path} is at schema version {current}, this wgpilot needs {latest}: "
+            "start the server once (wgpilot serve, or restart the service) to migrate it"
+        )
+
+
 async def migrate(db: Database) -> list[int]:
     """Apply pending migrations; returns the versions applied."""
     migrations = available()

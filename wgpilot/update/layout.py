@@ -49,6 +49,11 @@ def manifest_url(settings: Settings, channel: str, version: str | None, baked: s
     root = release_url(settings, baked)
     if version is None and settings["update.url"]:
         return str(settings["update.url"]).replace("{channel}", channel)
+    if not root and version is not None and settings["update.url"]:
+        raise UpdateError(
+            "--version needs update.release_url: this build names no release URL, and "
+            "update.url only names the latest release's manifest"
+        )
     if not root:
         raise UpdateError(
             "no update source: this build names no release URL and update.release_url "

@@ -11,8 +11,8 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from wgpilot.domain.errors import ConflictError, RuntimeFailure, UnavailableError
+from wgpilot.services import backup_archive, views
 from wgpilot.services import status as status_mod
-from wgpilot.services import views
 from wgpilot.storage import migrate
 from wgpilot.version import info as version_info
 from wgpilot.web import wire
@@ -228,7 +228,7 @@ OPS = [
         "Restore a backup (validated before anything changes)",
         "system",
         raw_body="application/octet-stream",
-        max_body=256 << 20,
+        max_body=backup_archive.MAX_ARCHIVE,
         response=wire.RESTORE_RESULT,
     ),
     Op(

@@ -307,6 +307,12 @@ SETTINGS = Schema(
         "smtp_security": string(required=True),
         "alert_email": string(required=True, nullable=True),
         "update_channel": string(required=True),
+        "problems": F(
+            "array",
+            items=F("object", ref="FieldError"),
+            required=True,
+            description="saved values that today's validation refuses (saved by an older version): correct them",
+        ),
     },
 )
 METRICS_TOKEN = Schema(
@@ -380,6 +386,12 @@ RESTORE_RESULT = Schema(
         "restored": boolean(required=True),
         "networks": integer(required=True),
         "peers": integer(required=True),
+        "kernel_errors": F(
+            "array",
+            items=F("string"),
+            required=True,
+            description="what the kernel refused of the restored state (retried by the next reconcile)",
+        ),
     },
 )
 CHECK_RESULT = Schema(

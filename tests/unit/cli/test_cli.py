@@ -166,6 +166,45 @@ def test_a_read_only_command_never_creates_state(tmp_path: Path, args: list[str]
     assert not data.exists() and sorted(tmp_path.rglob("*")) == before
 
 
+def test_a_read_only_command_does_not_migrate_an_older_database(tmp_path: Path) -> None:
+    """An older wgpilot's database (one migration short) is refused by the read-only
+    commands, not upgraded under the server that may still run it: exit 1 saying what
+    to do, the file untouched. A command that writes migrates it, as before."""
+    import sqlite3
+
+    from wgpilot.storage import migrate
+
+    data = tmp_path / "data"
+    assert cli(data, "init").returncode == 0
+    latest = migrate.latest_version()
+    for suffix in ("", "-wal", "-shm"):
+        (data / f"data.db{suffix}").unlink(missing_ok=True)
+    conn = sqlite3.connect(data / "data.db")
+    try:  # as the wgpilot before the latest migration left it
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(migrate.BOOKKEEPING)
+        for mig in migrate.available()[: latest - 1]:
+            for stmt in migrate.statements(mig.sql):
+                conn.execute(stmt)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (mig.version, mig.name))
+        conn.commit()
+    finally:
+        conn.close()
+    before = (data / "data.db").read_bytes()
+    for args in (["status"], ["network", "list"], ["backup", "--output", str(tmp_path / "b.tar")]):
+        r = cli(data, *args)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert (
+            len(lines) == 1 and f"is at schema version {latest - 1}, this wgpilot needs {latest}" in lines[0]
+        )
+        assert "start the server once" in lines[0], lines[0]
+        assert (data / "data.db").read_bytes() == before and not (tmp_path / "b.tar").exists()
+    made = cli(data, "network", "create", "--name", "x", "--subnet", "10.99.0.0/24")  # a write migrates
+    assert made.returncode == 0, made.stderr
+    assert cli(data, "status").returncode == 0
+
+
 def test_serve_that_cannot_listen_still_shows_the_install_token(tmp_path: Path) -> None:
     """The token goes out with the start-up banner once HTTPS is bound; a server that
     never binds prints it on its way out, or it would be lost (it is stored hashed)."""

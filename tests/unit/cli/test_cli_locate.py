@@ -18,15 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import LISTEN_ANY
 from wgpilot import config, locate
 from wgpilot.cli import remote
 from wgpilot.domain.errors import ValidationError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def base_env(runtime: Path) -> dict[str, str]:
@@ -42,7 +37,7 @@ class Server:
         self.log = tmp / "serve.log"
         env = {
             **base_env(self.runtime),
-            "WGPILOT_LISTEN": f"127.0.0.1:{free_port()}",
+            "WGPILOT_LISTEN": LISTEN_ANY,
             "WGPILOT_TLS_HTTP_PORT": "0",
             "WGPILOT_WIREGUARD_DIR": str(tmp / "etc-wireguard"),
             "WGPILOT_AUTH_BCRYPT_COST": "4",
@@ -55,11 +50,20 @@ class Server:
                 env=env,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
-        while locate.published(self.runtime) != [self.data]:
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, f"not published within 60 s:\n{self.log.read_text()}"
-            time.sleep(0.05)
+        try:
+            deadline = time.monotonic() + 60
+            while locate.published(self.runtime) != [self.data]:
+                assert self.proc.poll() is None, self.log.read_text()
+                assert time.monotonic() < deadline, f"not published within 60 s:\n{self.log.read_text()}"
+                time.sleep(0.05)
+        except BaseException:
+            self.kill()  # the fixture never gets it: its try starts after this constructor
+            raise
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -73,9 +77,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     try:
         yield s
     finally:
-        if s.proc.poll() is None:
-            os.killpg(s.proc.pid, signal.SIGKILL)
-            s.proc.wait()
+        s.kill()
 
 
 def test_connect_finds_the_one_published_server(server: Server) -> None:

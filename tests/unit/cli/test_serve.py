@@ -4,9 +4,7 @@ finished (the kernel layer off, HTTPS on a loopback port)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,35 +13,28 @@ from pathlib import Path
 
 import httpx
 
+from tests.servers import LISTEN_ANY, isolated_env, listening_port
 from tests.unit.cli.test_cli import cli
 
 PASSWORD = "a long enough password"
 SERVE = ("serve", "--listen")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serving(data: Path, prelude: str = "") -> Iterator[tuple[str, list[str]]]:
     """A running server: (its URL, what it wrote to stderr before it listened).
     ``prelude``: Python run in the server's process before the CLI starts."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "WGPILOT_DATA_DIR": str(data),
-        "WGPILOT_DRIVER": "none",
-        "WGPILOT_AUTH_BCRYPT_COST": "4",
-        "WGPILOT_TLS_HTTP_PORT": "0",
-        "WGPILOT_LOG_FORMAT": "json",
-        "WGPILOT_WIREGUARD_DIR": str(data / "wireguard"),
-    }
-    env.pop("WGPILOT_CONFIG", None)
+    env = isolated_env(
+        data.parent,
+        WGPILOT_DATA_DIR=str(data),
+        WGPILOT_DRIVER="none",
+        WGPILOT_AUTH_BCRYPT_COST="4",
+        WGPILOT_TLS_HTTP_PORT="0",
+        WGPILOT_LOG_FORMAT="json",
+        WGPILOT_WIREGUARD_DIR=str(data / "wireguard"),
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", f"{prelude}\nfrom wgpilot.cli.main import main\nmain()", *SERVE, f"127.0.0.1:{port}"],
+        [sys.executable, "-c", f"{prelude}\nfrom wgpilot.cli.main import main\nmain()", *SERVE, LISTEN_ANY],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -53,7 +44,8 @@ def serving(data: Path, prelude: str = "") -> Iterator[tuple[str, list[str]]]:
     before: list[str] = []
     try:
         for line in proc.stderr:
-            if line.startswith("{") and json.loads(line).get("msg") == "listening":
+            port = listening_port(line)
+            if port is not None:
                 break
             before.append(line.rstrip("\n"))
         else:

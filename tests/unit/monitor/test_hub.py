@@ -256,8 +256,11 @@ async def test_every_announced_change_reaches_its_streams(lab: Lab) -> None:
     await until(lambda: len(theirs) == 2, "the restore")
     assert theirs[1].json() == {"kind": "restore", "network_id": None}
     await monitor.tick()
-    await asyncio.sleep(0.01)
-    assert [e.event for e in mine[5:]] == ["changed"] and len(theirs) == 2
+    # Nothing more came of that poll: a heartbeat sent after it is the next event everywhere.
+    monitor.hub.heartbeat()
+    await until(lambda: mine[-1].event == theirs[-1].event == "heartbeat", "the heartbeat")
+    assert [e.event for e in mine[5:]] == ["changed", "heartbeat"]
+    assert [e.event for e in theirs[2:]] == ["heartbeat"]
     monitor.hub.close()
     await asyncio.gather(*tasks)
 
@@ -278,7 +281,11 @@ async def test_a_write_by_another_process_is_announced_too(lab: Lab) -> None:
         await tx.execute("UPDATE peers SET name = 'renamed', enabled = 0 WHERE id = ?", (lab.peers[1].id,))
     lab.clock.advance(1)
     await monitor.tick()
-    assert [e.event for e in events[1:]] == []  # peer names are cached for up to a minute
+    # Peer names are cached for up to a minute: that poll announced nothing, so a
+    # heartbeat sent after it is the next event.
+    monitor.hub.heartbeat()
+    await until(lambda: events[-1].event == "heartbeat", "the heartbeat")
+    assert [e.event for e in events[1:]] == ["heartbeat"]
     lab.clock.advance(DIRECTORY_TTL)
     await monitor.tick()
     await until(lambda: any(e.event == "changed" for e in events), "the changed event")

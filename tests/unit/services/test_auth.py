@@ -181,10 +181,13 @@ def test_backoff_grows_is_capped_and_forgets() -> None:
 
 async def test_guesses_sent_at_once_cannot_all_pass(ctx: Context) -> None:
     """An attempt counts when it starts: of 20 concurrent guesses (each from its own
-    address) only the free five reach bcrypt."""
+    address) only the free five reach bcrypt. The backoff's clock stands still, so a
+    slow machine cannot let a guess through by letting its wait pass meanwhile."""
+    from tests.conftest import Clock
     from wgpilot.domain.errors import AuthError, RateLimitedError
+    from wgpilot.services.auth import Backoff
 
-    auth = AuthService(ctx, bcrypt_cost=4)
+    auth = AuthService(ctx, bcrypt_cost=4, backoff=Backoff(clock=Clock()))
     await _admin(ctx, auth)
     results = await asyncio.gather(
         *(auth.login("admin", f"guess {i:04d} wrong", f"192.0.2.{i + 1}") for i in range(20)),

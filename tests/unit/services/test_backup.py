@@ -45,7 +45,7 @@ async def test_a_restore_replaces_a_damaged_live_database(service: BackupService
     async with service.ctx.db.transaction() as tx:
         await tx.execute("DROP TABLE audit_log")
     result = await service.restore(ACTOR, chunks(archive))
-    assert result == {"restored": True, "networks": 1, "peers": 0}
+    assert result == {"restored": True, "networks": 1, "peers": 0, "kernel_errors": []}
     entries, _ = await service.ctx.audit.query(service.ctx.db, action="system.restore")
     assert entries[0].detail["audit_entries_carried"] == 0
     assert entries[0].detail["replaced"] == {"networks": 1, "peers": 0}

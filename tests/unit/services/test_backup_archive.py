@@ -78,9 +78,46 @@ def test_a_member_is_judged_by_its_header_before_its_data_is_read(
     finally:
         tracemalloc.stop()
     assert message in error.message
-    assert read == ["manifest.json"]  # the refused member was never opened
+    assert "data.db" not in read and "master.key" not in read  # the refused member was never opened
     assert peak < 4 << 20
     assert not (tmp_path / "into" / "data.db").exists()
+
+
+def _extension_headers() -> list[tuple[bytes, str]]:
+    """Members whose header makes tarfile read its declared data whole into memory."""
+    pax = tarfile.TarInfo("manifest.json")
+    pax.size, pax.pax_headers = 2, {"comment": "c" * (8 << 20)}
+    long_name = tarfile.TarInfo("data.db/" + "x" * (8 << 20))
+    long_name.size = 2
+    return [
+        (pax.tobuf(format=tarfile.PAX_FORMAT) + b"{}".ljust(512, b"\0"), "tar type 'x'"),
+        (long_name.tobuf(format=tarfile.GNU_FORMAT) + b"{}".ljust(512, b"\0"), "tar type 'L'"),
+    ]
+
+
+@pytest.mark.parametrize(("member", "message"), _extension_headers())
+def test_an_extension_header_is_refused_before_tarfile_reads_it(
+    tmp_path: Path, member: bytes, message: str
+) -> None:
+    blob = member + regular_member("data.db", b"x") + regular_member("master.key", KEY) + end_of_archive()
+    tracemalloc.start()
+    try:
+        error = unpack(tmp_path, blob)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message in error.message and "not stored as a plain file" in error.message
+    assert peak < 1 << 20, f"{peak} bytes held for an 8 MiB extension header"
+
+
+def test_backups_are_written_as_plain_ustar(tmp_path: Path) -> None:
+    blob = written(tmp_path).read_bytes()
+    with tarfile.open(tmp_path / "backup.tar") as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["manifest.json", "data.db", "master.key"]
+    for m in members:  # each header is a regular file's, in ustar format ("ustar\0" "00")
+        header = blob[m.offset : m.offset + tarfile.BLOCKSIZE]
+        assert header[156:157] == tarfile.REGTYPE and header[257:265] == b"ustar\x0000"
 
 
 def test_anything_but_the_three_plain_files_is_refused(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ async def test_no_token_once_the_admin_exists(ctx: Context) -> None:
         assert pending is not None and pending.token is None
         assert "sign in" in pending.message and "finish the setup wizard" in pending.message
         assert "token:" not in pending.message
-        assert not await setup_state.has_install_token(ctx)
+        assert not await ctx.settings.has(ctx.db, setup_state.KEY)
     async with ctx.db.transaction() as tx:
         await ctx.settings.set(tx, "setup_complete", "1")
     assert await setup_state.pending(ctx) is None

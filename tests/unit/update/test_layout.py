@@ -46,5 +46,13 @@ def test_no_source(tmp_path: Path) -> None:
     with pytest.raises(UpdateError, match=r"names no release URL and update\.release_url"):
         layout.manifest_url(s, "stable", None)
     assert layout.manifest_url(s.replace(update__url="http://h/m.json"), "stable", None) == "http://h/m.json"
-    with pytest.raises(UpdateError, match="names no release URL"):
-        layout.manifest_url(s.replace(update__url="http://h/m.json"), "stable", "1.0.0")
+
+
+def test_a_version_with_only_update_url_names_what_is_missing(tmp_path: Path) -> None:
+    """update.url is set, so saying it is empty would be false: --version needs the release URL."""
+    s = tls_settings(tmp_path, update__url="http://h/m.json")
+    with pytest.raises(UpdateError) as err:
+        layout.manifest_url(s, "stable", "1.0.0")
+    assert err.value.message.startswith("--version needs update.release_url")
+    assert "update.url only names the latest release's manifest" in err.value.message
+    assert "is empty" not in err.value.message
