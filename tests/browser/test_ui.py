@@ -159,12 +159,13 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     # Back to step 1: the administrator exists now, so it is shown, not offered again.
     page.get_by_role("button", name="Back").click()
     expect(page.get_by_role("heading", name="Administrator created")).to_be_visible()
+    expect(page).to_have_title("Setup: Administrator created · wgpilot")  # the tab says what the page does
     expect(page.get_by_test_id("admin-done")).to_contain_text(f"“{ADMIN}”")
     expect(page.get_by_label("Install token")).to_have_count(0)
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     page.get_by_label("Public IP address").fill(SERVER_LAN)
-    page.get_by_label("DNS servers for peers").fill("9.9.9.9, 149.112.112.112")
+    page.get_by_label("DNS servers for peers").fill("9.9.9.9")  # changed after going back, below
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
     expect(page.get_by_role("button", name="Create new")).to_have_attribute("aria-pressed", "true")
@@ -191,9 +192,13 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     page.get_by_text("Advanced").click()
     # The interface name the server would pick, as a placeholder (item 15).
     expect(page.get_by_label("Interface (optional)")).to_have_attribute("placeholder", "wg0")
+    expect(page.get_by_label("DNS servers for peers")).to_have_value("9.9.9.9")
     page.get_by_role("button", name="Back").click()
     expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
     expect(page.get_by_label("Public IP address")).to_have_value(SERVER_LAN)
+    # Step 2's DNS servers changed after step 3 was seen: step 3 takes the new ones, since
+    # its DNS field was not edited (fix item 1: it kept the old list, hidden under Advanced).
+    page.get_by_label("DNS servers for peers").fill("9.9.9.9, 149.112.112.112")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your first network")).to_be_visible()
     expect(page.get_by_label("Name")).to_have_value("typed before going back")
@@ -225,6 +230,19 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     expect(page.get_by_role("button", name="Create peer")).to_have_count(0)
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Ready to connect")).to_be_visible()
+    # Setup is complete: the server refuses every setup step now (409 SETUP_COMPLETE), so
+    # going back to step 2 shows the server identity read-only, with a way forward.
+    for done in ("peer-done", "network-done"):
+        page.get_by_role("button", name="Back").click()
+        expect(page.get_by_test_id(done)).to_be_visible()
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_role("heading", name="Server identity")).to_be_visible()
+    expect(page.get_by_test_id("server-done")).to_contain_text(SERVER_LAN)
+    expect(page.get_by_test_id("server-done")).to_contain_text("9.9.9.9, 149.112.112.112")
+    expect(page.get_by_label("Public IP address")).to_have_count(0)
+    for heading in ("Your first network", "Your first peer", "Ready to connect"):
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
     networks = page.evaluate("async () => (await (await fetch('/api/networks')).json()).items")
     assert [n["name"] for n in networks] == ["home"]  # going back created nothing twice
     qr = page.get_by_role("img", name=re.compile("QR code"))

@@ -97,6 +97,17 @@ export function useWatchNetworks(ids: readonly number[]): void {
   }, [key]);
 }
 
+/**
+ * Call `report` with `value` on mount and whenever `value` changes. The callback is held
+ * in a ref: a caller's inline function (a new one each render) neither re-runs it nor,
+ * when it sets the caller's state, loops.
+ */
+export function useReportValue<T>(value: T, report: ((value: T) => void) | undefined): void {
+  const ref = useRef(report);
+  ref.current = report;
+  useEffect(() => ref.current?.(value), [value]);
+}
+
 export function useDocumentTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · wgpilot` : 'wgpilot';
