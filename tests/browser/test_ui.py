@@ -531,6 +531,55 @@ def test_changes_from_the_cli_and_the_api_reach_open_pages(stage: Stage) -> None
         page.context.close()
 
 
+# The error body the API sends when it cannot answer (domain/errors.py → web/errors.py).
+UNAVAILABLE = {"error": {"code": "UNAVAILABLE", "message": "The database is busy.", "fields": []}}
+
+
+def refuse_reads(route: Any) -> None:
+    """A Playwright route handler: GETs get 503, anything else goes through."""
+    if route.request.method == "GET":
+        route.fulfill(status=503, json=UNAVAILABLE)
+    else:
+        route.fallback()
+
+
+def test_a_failed_reload_keeps_what_the_page_shows(stage: Stage) -> None:
+    """Fix item 4: when the read after a live change fails, the network page and the
+    dashboard keep their rows and say so inline, with Try again; the whole-page error
+    is for a page that has nothing to show yet."""
+    with leftovers(stage) as left:
+        page = signed_in(stage)
+        office = network_id(page, "office")
+        left.add(f"/api/networks/{office}/peers", name="added-while-refused")
+        page.goto(f"/networks/{office}")
+        dash = stage.new_page(storage_state=stage.session)
+        dash.goto("/")
+        for p in (page, dash):
+            expect(p.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+        page.route(re.compile(rf"/api/networks/{office}/peers(\?.*)?$"), refuse_reads)
+        dash.route(re.compile(r"/api/networks(\?.*)?$"), refuse_reads)
+
+        stage.wgpilot.cli("peer", "add", "--network", "office", "--name", "added-while-refused")
+        mini = dash.get_by_test_id(f"dash-peers-{office}")
+        for p in (page, dash):
+            expect(p.get_by_test_id("stale-notice")).to_contain_text("The database is busy.")
+            expect(p.locator(".state-error")).to_have_count(0)
+        expect(page.locator('tr[data-peer="laptop"]')).to_be_visible()
+        expect(mini.locator('[data-peer="laptop"]')).to_be_visible()
+        shot(page, "network-detail-reload-failed")
+
+        for p in (page, dash):
+            p.unroute_all()
+            p.get_by_test_id("stale-notice").get_by_role("button", name="Try again").click()
+            expect(p.get_by_test_id("stale-notice")).to_have_count(0)
+        expect(page.locator('tr[data-peer="added-while-refused"]')).to_be_visible()
+        expect(mini.locator('[data-peer="added-while-refused"]')).to_be_visible()
+        for p in (page, dash):
+            no_js_errors(p)
+        dash.context.close()
+        page.context.close()
+
+
 WG_QUICK_FILE = re.compile(r"[A-Za-z0-9_=+.-]{1,15}\.conf")
 
 

@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { StatusDot } from '../components/StatusDot';
 import { TransferChart } from '../components/TransferChart';
-import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
+import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader, StaleNotice } from '../components/ui';
 import { api } from '../lib/api';
 import { sumSeries } from '../lib/chart';
 import { formatBytes, formatRate, plural, relativeTime } from '../lib/format';
@@ -157,9 +157,10 @@ export default function Dashboard() {
           )
         }
       />
+      {data.data && data.error !== null && <StaleNotice error={data.error} onRetry={data.reload} />}
       {data.loading && !data.data ? (
         <Loading rows={5} />
-      ) : data.error ? (
+      ) : !data.data ? (
         <ErrorState error={data.error} onRetry={data.reload} />
       ) : networks.length === 0 ? (
         <EmptyState title="No networks yet" action={<Link to="/networks?create=1" className="btn btn-primary">Create a network</Link>}>

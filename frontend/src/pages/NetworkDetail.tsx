@@ -6,7 +6,7 @@ import { PeerForm } from '../components/PeerForm';
 import { StatusDot } from '../components/StatusDot';
 import { useToast } from '../components/Toast';
 import { TransferChart } from '../components/TransferChart';
-import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
+import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader, StaleNotice } from '../components/ui';
 import { api } from '../lib/api';
 import { copyText } from '../lib/clipboard';
 import { ApiError, describeError } from '../lib/errors';
@@ -223,7 +223,9 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
       </>
     );
   }
-  if (data.error || !network || !data.data) {
+  // A reload that failed keeps the rows (StaleNotice below); only a page with nothing to
+  // show, or a network that is gone (404), gives the whole page to the error.
+  if (notFound || !network || !data.data) {
     return (
       <>
         <PageHeader title={notFound ? 'Network not found' : 'Network'} />
@@ -288,6 +290,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
           Copy server public key
         </button>
       </div>
+      {data.error !== null && <StaleNotice error={data.error} onRetry={data.reload} />}
       {data.data.status?.error && <p className="notice notice-bad">{data.data.status.error}</p>}
 
       <Card
