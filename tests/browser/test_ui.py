@@ -187,6 +187,7 @@ def test_wizard_from_install_token_to_qr(stage: Stage) -> None:
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/setup$"))
     expect(page.get_by_role("heading", name="Create the administrator")).to_be_visible()
+    expect(page.get_by_label("Theme")).to_have_value("system")  # the setup screens have the toggle too
     both_sizes(page, "wizard-1-admin")
 
     # Client-side checks first, then a wrong token refused by the server, at its field.
@@ -858,6 +859,34 @@ def test_theme_toggle_system_light_dark(stage: Stage) -> None:
     page.get_by_label("Theme").select_option("system")
     expect(html).to_have_attribute("data-theme", "light")
     assert page.evaluate("localStorage.getItem('wgpilot.theme')") is None
+    no_js_errors(page)
+    page.context.close()
+
+
+def test_theme_before_signing_in_and_across_tabs(stage: Stage) -> None:
+    """Fix item 8: the sign-in screen has the theme toggle too and, with no app shell
+    mounted, follows the system live in "system" mode; a choice made in one tab
+    reaches the other open tabs without a reload (the `storage` event)."""
+    page = stage.new_page()  # no session: the sign-in screen
+    page.goto("/login")
+    html = page.locator("html")
+    toggle = page.get_by_label("Theme")
+    expect(toggle).to_have_value("system")
+    page.emulate_media(color_scheme="dark")
+    expect(html).to_have_attribute("data-theme", "dark")
+    page.emulate_media(color_scheme="light")
+    expect(html).to_have_attribute("data-theme", "light")
+    other = page.context.new_page()
+    other.goto("/login")
+    expect(other.locator("html")).to_have_attribute("data-theme", "light")
+    toggle.select_option("dark")
+    expect(html).to_have_attribute("data-theme", "dark")
+    expect(other.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(other.get_by_label("Theme")).to_have_value("dark")
+    other.get_by_label("Theme").select_option("system")
+    expect(html).to_have_attribute("data-theme", "light")
+    expect(toggle).to_have_value("system")
+    shot(page, "login-theme")
     no_js_errors(page)
     page.context.close()
 

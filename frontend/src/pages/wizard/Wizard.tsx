@@ -16,6 +16,7 @@ import { CheckField, FormErrors, TextAreaField, TextField } from '../../componen
 import { NetworkForm, networkDefaults, type NetworkValues } from '../../components/NetworkForm';
 import { PeerConfig } from '../../components/PeerConfig';
 import { PeerForm, peerDefaults, type PeerValues } from '../../components/PeerForm';
+import { ThemeToggle } from '../../components/ThemeToggle';
 import { ErrorState, Loading, Notice } from '../../components/ui';
 import { api } from '../../lib/api';
 import { ApiError, describeError } from '../../lib/errors';
@@ -814,6 +815,9 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
         </h1>
         {body}
       </main>
+      <footer className="screen-foot">
+        <ThemeToggle />
+      </footer>
     </div>
   );
 }
