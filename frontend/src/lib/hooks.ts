@@ -4,6 +4,7 @@ import { serverNow } from './clock';
 import { liveStore } from './liveStore';
 import { changeCount, type LiveSnapshot } from './live';
 import { ReloadThrottle } from './reload';
+import { Transient } from './transient';
 
 export interface Async<T> {
   data: T | undefined;
@@ -106,6 +107,16 @@ export function useReportValue<T>(value: T, report: ((value: T) => void) | undef
   const ref = useRef(report);
   ref.current = report;
   useEffect(() => ref.current?.(value), [value]);
+}
+
+/** A value that falls back to `idle` `ms` after it was set (see Transient): the fallback
+ *  timer is replaced by the next set and cleared on unmount. */
+export function useTransient<T>(idle: T, ms: number): [T, (value: T) => void] {
+  const [value, setValue] = useState(idle);
+  const [transient] = useState(() => new Transient(idle, ms, setValue, windowTimers));
+  useEffect(() => () => transient.dispose(), [transient]);
+  const set = useCallback((next: T) => transient.set(next), [transient]);
+  return [value, set];
 }
 
 export function useDocumentTitle(title: string): void {
