@@ -581,6 +581,51 @@ def test_a_failed_reload_keeps_what_the_page_shows(stage: Stage) -> None:
         page.context.close()
 
 
+STREAMS_PER_ADDRESS = 16  # monitor.max_streams_per_ip, the default
+
+
+def test_a_refused_live_stream_says_why(stage: Stage) -> None:
+    """Fix item 8: with the browser's address at its cap of live streams, a page's stream
+    is refused (429); the page says why while it retries, and goes live by itself once
+    streams are free again."""
+    page = signed_in(stage)
+    office = network_id(page, "office")
+    page.goto("/favicon.svg")  # this page holds no stream while the cap fills
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+    stream = ("curl", "-sk", "-N", "-H", f"Cookie: {cookie}", f"{BASE}/api/events")
+    log = stage.admin.root / "streams.log"
+    holders: list[Any] = []
+
+    def cap_reached() -> bool:
+        # Streams of closed pages may still be counted, so a holder can be refused (and
+        # exit); top up until the holders alone fill the cap and one more is refused.
+        for i, h in enumerate(holders):
+            if h.poll() is not None:
+                holders[i] = stage.admin.popen(*stream, "-o", "/dev/null", log=log)
+        while len(holders) < STREAMS_PER_ADDRESS:
+            holders.append(stage.admin.popen(*stream, "-o", "/dev/null", log=log))
+        probe = stage.admin.run(
+            *stream, "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", check=False
+        )
+        return probe.stdout.strip() == "429" and all(h.poll() is None for h in holders)
+
+    try:
+        wait_for(cap_reached, 30, what="the browser's address to reach its cap of live streams")
+        page.goto(f"/networks/{office}")
+        expect(page.get_by_role("heading", name="office", level=1)).to_be_visible()
+        expect(page.get_by_test_id("live-refused")).to_contain_text("live event streams open")
+        expect(page.locator(".live-indicator")).not_to_have_text("Live")
+        shot(page, "live-stream-refused")
+    finally:
+        for h in holders:
+            h.terminate()
+            h.wait(timeout=10)
+    expect(page.locator(".live-indicator")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+    expect(page.get_by_test_id("live-refused")).to_have_count(0)
+    no_js_errors(page)
+    page.context.close()
+
+
 WG_QUICK_FILE = re.compile(r"[A-Za-z0-9_=+.-]{1,15}\.conf")
 
 

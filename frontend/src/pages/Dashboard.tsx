@@ -1,4 +1,5 @@
 import { useMemo } from 'react';
+import { LiveIndicator, LiveRefused } from '../components/LiveIndicator';
 import { StatusDot } from '../components/StatusDot';
 import { TransferChart } from '../components/TransferChart';
 import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader, StaleNotice } from '../components/ui';
@@ -150,14 +151,11 @@ export default function Dashboard() {
       <PageHeader
         title="Dashboard"
         actions={
-          anyEnabled && (
-            <span className={`live-indicator live-${conn ?? 'connecting'}`} role="status">
-              {conn === 'live' ? 'Live' : conn === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
-            </span>
-          )
+          anyEnabled && <LiveIndicator conn={conn} />
         }
       />
       {data.data && data.error !== null && <StaleNotice error={data.error} onRetry={data.reload} />}
+      {anyEnabled && conn !== 'live' && <LiveRefused reason={snap.refused[ALL_NETWORKS]} />}
       {data.loading && !data.data ? (
         <Loading rows={5} />
       ) : !data.data ? (

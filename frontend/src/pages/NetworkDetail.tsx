@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import { LiveIndicator, LiveRefused } from '../components/LiveIndicator';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { NetworkForm, valuesOf } from '../components/NetworkForm';
 import { PeerConfig } from '../components/PeerConfig';
@@ -272,11 +273,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
           <strong data-testid="peers-online">{online}</strong> of {plural(rows.length, 'peer')} online
         </span>
         <span className="muted">server {network.server_address}</span>
-        {network.enabled && (
-          <span className={`live-indicator live-${conn ?? 'connecting'}`} role="status">
-            {conn === 'live' ? 'Live' : conn === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
-          </span>
-        )}
+        {network.enabled && <LiveIndicator conn={conn} />}
         <button
           type="button"
           className="btn btn-small btn-ghost"
@@ -291,6 +288,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
         </button>
       </div>
       {data.error !== null && <StaleNotice error={data.error} onRetry={data.reload} />}
+      {network.enabled && conn !== 'live' && <LiveRefused reason={snap.refused[id]} />}
       {data.data.status?.error && <p className="notice notice-bad">{data.data.status.error}</p>}
 
       <Card
