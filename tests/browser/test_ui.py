@@ -581,6 +581,28 @@ def test_a_failed_reload_keeps_what_the_page_shows(stage: Stage) -> None:
         page.context.close()
 
 
+def test_the_networks_page_follows_changes(stage: Stage) -> None:
+    """Fix item 8: the Networks list follows changes made elsewhere (another tab, the
+    CLI) through the one all-networks stream, without a reload."""
+    with leftovers(stage) as left:
+        left.add("/api/networks", name="watched")
+        page = signed_in(stage)
+        page.get_by_role("link", name="Networks").first.click()
+        expect(page.locator('tr[data-network="office"]')).to_be_visible()
+        page.evaluate("window.__sameDocument = true")
+        other = stage.new_page(storage_state=stage.session)
+        other.goto("/favicon.svg")  # another tab of the origin, with the session
+        body = {"name": "watched", "subnet": "10.70.0.0/24", "listen_port": 51840, "dns_servers": []}
+        made = api(other, "POST", "/api/networks", body, status=201)
+        expect(page.locator('tr[data-network="watched"]')).to_be_visible()
+        api(other, "DELETE", f"/api/networks/{made['id']}", status=204)
+        expect(page.locator('tr[data-network="watched"]')).to_have_count(0)
+        assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+        no_js_errors(page)
+        other.context.close()
+        page.context.close()
+
+
 STREAMS_PER_ADDRESS = 16  # monitor.max_streams_per_ip, the default
 
 
