@@ -518,7 +518,16 @@ def test_changes_from_the_cli_and_the_api_reach_open_pages(stage: Stage) -> None
         expect(rows.locator('tr[data-peer="from-api"]')).to_have_count(0)
         expect(mini.locator('[data-peer="renamed-by-api"]')).to_be_visible()
 
+        # An open details dialog whose peer is removed meanwhile says so, and keeps the keyboard.
+        rows.locator('tr[data-peer="from-cli"]').get_by_role("button", name="from-cli", exact=True).click()
+        details = page.get_by_role("dialog", name="from-cli")
+        expect(details.get_by_role("img", name=re.compile("^Transfer of from-cli"))).to_be_visible()
         stage.wgpilot.cli("peer", "remove", "--network", "office", "from-cli")
+        expect(details.get_by_test_id("peer-removed")).to_contain_text("This peer was removed")
+        expect(details.get_by_role("button", name="Close").last).to_be_focused()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        expect(page.get_by_role("heading", name="office", level=1)).to_be_focused()  # its row is gone
         api(dash, "DELETE", f"/api/networks/{office}/peers/{other_tab['id']}", status=204)
         expect(rows.locator('tr[data-peer="from-cli"]')).to_have_count(0)
         expect(rows.locator('tr[data-peer="renamed-by-api"]')).to_have_count(0)
@@ -836,6 +845,8 @@ def test_words_a_new_user_reads(stage: Stage) -> None:
         # The dashboard: two different totals, each labelled with what it counts.
         expect(page.get_by_test_id("live-counters")).to_contain_text("Live counters")
         expect(page.get_by_test_id("live-counters")).to_contain_text("not only in the last 24 hours")
+        # WireGuard restarts a peer's counters when it is added again, not only with its interface.
+        expect(page.get_by_test_id("live-counters")).to_contain_text("re-enabled")
         expect(page.get_by_role("heading", name="Recorded transfer, last 24 hours")).to_be_visible()
 
         office = network_id(page, "office")

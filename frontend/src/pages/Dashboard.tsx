@@ -188,7 +188,7 @@ export default function Dashboard() {
               <div className="stat" data-testid="live-counters">
                 <span className="stat-label">Live counters</span>
                 <span className="stat-value">{formatBytes(cards.transfer)}</span>
-                <span className="stat-sub">received + sent by the current peers since their interface came up, not only in the last 24 hours</span>
+                <span className="stat-sub">received + sent by the current peers since WireGuard began counting each one (when its interface came up, or when the peer was added to it again, e.g. re-enabled), not only in the last 24 hours</span>
               </div>
             </div>
           )}
