@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { FormErrors, TextField } from '../components/fields';
+import { ThemeToggle } from '../components/ThemeToggle';
 import { api } from '../lib/api';
 import { ApiError } from '../lib/errors';
 import { useForm } from '../lib/form';
@@ -72,6 +73,9 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: (u: User) => void }) {
         <h1>Sign in</h1>
         <LoginForm onLoggedIn={onLoggedIn} />
       </main>
+      <footer className="screen-foot">
+        <ThemeToggle />
+      </footer>
     </div>
   );
 }

@@ -1,6 +1,8 @@
 // Modal dialogs on the native <dialog>: showModal() makes the page behind inert
 // (focus stays inside), Esc fires "cancel" which we turn into onClose, and the
-// element that opened the dialog gets focus back when it closes.
+// element that opened the dialog gets focus back when it closes; when that element
+// is gone (its row was removed meanwhile), the page's heading gets it, so the
+// keyboard does not land on <body>.
 
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { describeError } from '../lib/errors';
@@ -32,6 +34,7 @@ export function Modal({ title, onClose, children, footer, size = 'md', busy = fa
     return () => {
       if (dialog.open) dialog.close();
       if (opener && document.contains(opener)) opener.focus();
+      else (document.getElementById('page-title') ?? document.getElementById('main'))?.focus();
     };
   }, []);
 

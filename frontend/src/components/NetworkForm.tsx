@@ -1,9 +1,9 @@
 // Create or edit a network. Used by the networks pages and by wizard step 3.
 
-import { useEffect } from 'react';
 import { CheckField, ChoiceField, FormErrors, TextAreaField, TextField } from './fields';
 import type { NetworkInput } from '../lib/api';
 import { useForm } from '../lib/form';
+import { useReportValue } from '../lib/hooks';
 import { MODE_HELP, MODE_LABEL, overlappingNetwork, peerCapacity, portOwner, suggestInterface, suggestPort, suggestSubnet } from '../lib/networks';
 import type { Mode, Network } from '../lib/types';
 import { checkDnsList, checkInterface, checkMtu, checkName, checkPort, checkSubnet, checkSubnet6, collect, splitList, toInt } from '../lib/validate';
@@ -148,7 +148,7 @@ interface Props {
 export function NetworkForm({ initial, existing, network, save, onSaved, onCancel, cancelLabel = 'Cancel', onValues, submitLabel, takenInterfaces = [] }: Props) {
   const form = useForm<NetworkValues>(initial, (v) => validateNetwork(v, existing, network?.id));
   const { values: v, errors } = form;
-  useEffect(() => onValues?.(v), [v, onValues]);
+  useReportValue(v, onValues);
   const capacity = peerCapacity(v.subnet.trim());
 
   const onSubmit = form.submit(async (vals) => {

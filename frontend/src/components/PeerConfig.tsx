@@ -4,13 +4,14 @@ import { useEffect, useState } from 'react';
 import { api } from '../lib/api';
 import { copyText } from '../lib/clipboard';
 import { describeError } from '../lib/errors';
+import { useTransient } from '../lib/hooks';
 import type { Peer } from '../lib/types';
 import { Loading } from './ui';
 
 export function PeerConfig({ peer, config: given }: { peer: Peer; config?: string }) {
   const [config, setConfig] = useState<string | null>(given ?? null);
   const [error, setError] = useState<unknown>(null);
-  const [copied, setCopied] = useState<'idle' | 'done' | 'failed'>('idle');
+  const [copied, setCopied] = useTransient<'idle' | 'done' | 'failed'>('idle', 2500);
   const [qrFailed, setQrFailed] = useState(false);
 
   useEffect(() => {
@@ -32,7 +33,6 @@ export function PeerConfig({ peer, config: given }: { peer: Peer; config?: strin
     } catch {
       setCopied('failed');
     }
-    window.setTimeout(() => setCopied('idle'), 2500);
   };
 
   return (

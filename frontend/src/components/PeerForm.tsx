@@ -1,9 +1,9 @@
 // Create or edit a peer. Used by the network page and by wizard step 4.
 
-import { useEffect } from 'react';
 import type { PeerInput } from '../lib/api';
 import { fromLocalInput, toLocalInput } from '../lib/format';
 import { useForm } from '../lib/form';
+import { useReportValue } from '../lib/hooks';
 import type { Mode, Peer, Role } from '../lib/types';
 import { checkCidrList, checkEmail, checkEndpoint, checkKeepalive, checkName, checkWgKey, collect, splitList, toInt } from '../lib/validate';
 import { CheckField, ChoiceField, FormErrors, SelectField, TextAreaField, TextField } from './fields';
@@ -142,7 +142,7 @@ export function PeerForm({ mode, peer, siblings, initial, save, onCancel, cancel
     validatePeer(v, { creating, siblings, selfId: peer?.id }),
   );
   const { values: v, errors } = form;
-  useEffect(() => onValues?.(v), [v, onValues]);
+  useReportValue(v, onValues);
   const tunnelOptions =
     mode === 'gateway'
       ? [

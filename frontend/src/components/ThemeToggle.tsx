@@ -1,9 +1,8 @@
-// System / light / dark, at the foot of the navigation. The choice is remembered in this browser.
+// System / light / dark: at the foot of the navigation, and on the sign-in and setup
+// screens. The choice is remembered in this browser; `theme()` keeps the page current.
 
-import { useEffect, useState } from 'react';
-import { THEME_PREFS, applyTheme, readPref, resolveTheme, savePref, type ThemePref } from '../lib/theme';
-
-const DARK_QUERY = '(prefers-color-scheme: dark)';
+import { useSyncExternalStore } from 'react';
+import { THEME_PREFS, ThemeController, type ThemePref } from '../lib/theme';
 
 function storage(): Storage | null {
   try {
@@ -13,27 +12,31 @@ function storage(): Storage | null {
   }
 }
 
+let controller: ThemeController | null = null;
+
+/** The page's one theme controller (made on first use: modules load without a window in
+ *  the unit tests); main.tsx starts it before the first render. */
+export function theme(): ThemeController {
+  controller ??= new ThemeController({
+    storage: storage(),
+    media: window.matchMedia?.('(prefers-color-scheme: dark)') ?? null,
+    root: document.documentElement,
+    onStorage: (listener) => {
+      const on = (e: StorageEvent) => listener(e.key);
+      window.addEventListener('storage', on);
+      return () => window.removeEventListener('storage', on);
+    },
+  });
+  return controller;
+}
+
 export function ThemeToggle() {
-  const [pref, setPref] = useState<ThemePref>(() => readPref(storage()));
-  useEffect(() => {
-    const media = window.matchMedia?.(DARK_QUERY);
-    const apply = () => applyTheme(document.documentElement, resolveTheme(pref, media?.matches ?? false));
-    apply();
-    if (pref !== 'system' || !media) return;
-    media.addEventListener('change', apply); // follow the system while the choice is "system"
-    return () => media.removeEventListener('change', apply);
-  }, [pref]);
+  const t = theme();
+  const pref = useSyncExternalStore(t.subscribe, t.getPref, t.getPref);
   return (
     <label className="theme-toggle">
       <span className="theme-label">Theme</span>
-      <select
-        value={pref}
-        onChange={(e) => {
-          const next = e.target.value as ThemePref;
-          savePref(storage(), next);
-          setPref(next);
-        }}
-      >
+      <select value={pref} onChange={(e) => t.choose(e.target.value as ThemePref)}>
         {THEME_PREFS.map((p) => (
           <option key={p.value} value={p.value}>
             {p.label}

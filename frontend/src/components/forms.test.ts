@@ -223,3 +223,30 @@ describe('wizard import', () => {
     expect(importableKeys(found)).toEqual(['file:/etc/wireguard/wg9.conf']);
   });
 });
+
+describe('wizard step 3 after going back (stale DNS)', () => {
+  it('a fresh form takes step 2’s DNS servers', async () => {
+    const { networkStart } = await import('../pages/wizard/Wizard');
+    const start = networkStart(undefined, ['9.9.9.9']);
+    expect(start.values.name).toBe('home');
+    expect(start.values.dns_servers).toBe('9.9.9.9');
+    expect(start.dnsFrom).toBe('9.9.9.9');
+  });
+  it('a draft whose DNS field was not edited takes step 2’s current list, and keeps the rest', async () => {
+    const { networkStart } = await import('../pages/wizard/Wizard');
+    const left = networkStart(undefined, ['9.9.9.9']);
+    const typed = { ...left, values: { ...left.values, name: 'typed before going back' } };
+    const again = networkStart(typed, ['9.9.9.9', '149.112.112.112']);
+    expect(again.values.name).toBe('typed before going back');
+    expect(again.values.dns_servers).toBe('9.9.9.9, 149.112.112.112');
+    expect(again.dnsFrom).toBe('9.9.9.9, 149.112.112.112');
+  });
+  it('a DNS field the user edited in step 3 is kept, whatever step 2 says now', async () => {
+    const { networkStart } = await import('../pages/wizard/Wizard');
+    const left = networkStart(undefined, ['9.9.9.9']);
+    const edited = { ...left, values: { ...left.values, dns_servers: '10.0.0.53' } };
+    expect(networkStart(edited, ['1.1.1.1']).values.dns_servers).toBe('10.0.0.53');
+    const cleared = { ...left, values: { ...left.values, dns_servers: '' } };
+    expect(networkStart(cleared, ['1.1.1.1']).values.dns_servers).toBe('');
+  });
+});

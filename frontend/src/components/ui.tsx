@@ -33,6 +33,22 @@ export function ErrorState({ error, onRetry, title = 'Could not load this' }: { 
   );
 }
 
+/**
+ * A page's data could not be read again (a background reload after a live change, or
+ * Try again): the page keeps showing what it had, and says so here. ErrorState is for a
+ * page that has nothing to show.
+ */
+export function StaleNotice({ error, onRetry }: { error: unknown; onRetry: () => void }) {
+  return (
+    <div className="notice notice-warn stale-notice" role="alert" data-testid="stale-notice">
+      <span>Could not refresh this page, so it shows what was loaded before: {describeError(error)}</span>
+      <button type="button" className="btn btn-small" onClick={onRetry}>
+        Try again
+      </button>
+    </div>
+  );
+}
+
 export function EmptyState({ title, children, action }: { title: string; children?: ReactNode; action?: ReactNode }) {
   return (
     <div className="state state-empty">

@@ -47,4 +47,21 @@ describe('detailLines', () => {
     expect(detailLines({})).toEqual([]);
     expect(detailLines(null)).toEqual([]);
   });
+  it('reads a restore entry without raw JSON: nested objects as "label: value, …"', () => {
+    // the detail services/backup.py records for a restore
+    const lines = detailLines({
+      replaced: { networks: 2, peers: 2 },
+      networks: 1,
+      peers: 3,
+      saved_previous: 'backups/before-restore-20261207.tar',
+      backup_created_at: 1_700_000_000,
+      backup_schema_version: 9,
+      audit_entries_carried: 14,
+    });
+    expect(lines[0]).toEqual({ label: 'replaced', value: 'networks: 2, peers: 2' });
+    expect(lines.find((l) => l.label === 'backup created at')?.value).not.toBe('1700000000');
+    for (const l of lines) expect(l.value).not.toMatch(/[{}"]/);
+    expect(detailLines({ limits: { listen_port: 51820, nested: { created_at: null } } })[0]?.value).toBe('listen port: 51820, nested: created at: —');
+    expect(detailLines({ replaced: {} })[0]?.value).toBe('none');
+  });
 });

@@ -47,14 +47,19 @@ function label(key: string): string {
   return LABELS[key] ?? key.replace(/_/g, ' ');
 }
 
-/** One value as text: yes/no, lists joined, times as dates, "—" for nothing. */
+/** One value as text: yes/no, lists joined, times as dates, "—" for nothing, and a plain
+ *  object as "label: value, …" (a restore's `replaced: {networks, peers}`), never raw JSON. */
 export function formatValue(key: string, v: unknown): string {
   if (v === null || v === undefined || v === '') return '—';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (typeof v === 'number') return /(_at|^timestamp)$/.test(key) ? formatDateTime(v) : String(v);
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return v.length ? v.map((x) => formatValue('', x)).join(', ') : 'none';
-  return JSON.stringify(v);
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>);
+    return entries.length ? entries.map(([k, x]) => `${label(k)}: ${formatValue(k, x)}`).join(', ') : 'none';
+  }
+  return String(v);
 }
 
 function isChange(v: unknown): v is { from: unknown; to: unknown } {

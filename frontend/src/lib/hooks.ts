@@ -3,6 +3,8 @@ import { chartWindowDue } from './chart';
 import { serverNow } from './clock';
 import { liveStore } from './liveStore';
 import { changeCount, type LiveSnapshot } from './live';
+import { ReloadThrottle } from './reload';
+import { Transient } from './transient';
 
 export interface Async<T> {
   data: T | undefined;
@@ -64,23 +66,22 @@ export function useLive(): LiveSnapshot {
 /**
  * Read a page's rows again when the live streams say they changed (`changed` events,
  * or a reconnect): `reload` runs `delay` ms after the count for `networkId` (or
- * ALL_NETWORKS) moves, never while `busy` (a change during a load reloads once it
- * ends), so a burst of changes costs a few reads, not one per change.
+ * ALL_NETWORKS) first moves, then at most once per `delay` while it keeps moving, never
+ * while `busy` (a change during a load reloads once it ends). See ReloadThrottle.
  */
 export function useReloadOnChange(networkId: number, reload: () => void, busy: boolean, delay = 200): void {
   const count = changeCount(useLive().changes, networkId);
-  const handled = useRef(count);
-  const latest = useRef(count);
-  latest.current = count;
-  useEffect(() => {
-    if (busy || count === handled.current) return;
-    const t = window.setTimeout(() => {
-      handled.current = latest.current;
-      reload();
-    }, delay);
-    return () => window.clearTimeout(t);
-  }, [count, busy, reload, delay]);
+  const reloadRef = useRef(reload);
+  reloadRef.current = reload;
+  const [throttle] = useState(() => new ReloadThrottle(count, () => reloadRef.current(), delay, windowTimers));
+  useEffect(() => throttle.update(count, busy), [throttle, count, busy]);
+  useEffect(() => () => throttle.dispose(), [throttle]);
 }
+
+const windowTimers = {
+  setTimeout: (fn: () => void, ms: number) => window.setTimeout(fn, ms),
+  clearTimeout: (h: unknown) => window.clearTimeout(h as number),
+};
 
 /** Keep the one SSE stream of every network open while the component is mounted (and `on`). */
 export function useWatchAllNetworks(on = true): void {
@@ -95,6 +96,27 @@ export function useWatchNetworks(ids: readonly number[]): void {
     const releases = key.split(',').map((id) => liveStore.watch(Number(id)));
     return () => releases.forEach((r) => r());
   }, [key]);
+}
+
+/**
+ * Call `report` with `value` on mount and whenever `value` changes. The callback is held
+ * in a ref: a caller's inline function (a new one each render) neither re-runs it nor,
+ * when it sets the caller's state, loops.
+ */
+export function useReportValue<T>(value: T, report: ((value: T) => void) | undefined): void {
+  const ref = useRef(report);
+  ref.current = report;
+  useEffect(() => ref.current?.(value), [value]);
+}
+
+/** A value that falls back to `idle` `ms` after it was set (see Transient): the fallback
+ *  timer is replaced by the next set and cleared on unmount. */
+export function useTransient<T>(idle: T, ms: number): [T, (value: T) => void] {
+  const [value, setValue] = useState(idle);
+  const [transient] = useState(() => new Transient(idle, ms, setValue, windowTimers));
+  useEffect(() => () => transient.dispose(), [transient]);
+  const set = useCallback((next: T) => transient.set(next), [transient]);
+  return [value, set];
 }
 
 export function useDocumentTitle(title: string): void {

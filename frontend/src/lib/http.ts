@@ -71,6 +71,18 @@ async function send(path: string, opts: RequestOptions): Promise<Response> {
   return res;
 }
 
+/** Whether a GET of `path` is answered; a refusal throws like any request (a 401 goes to the
+ *  handler). The body is never read (an event stream would not end), and the request is
+ *  aborted as soon as its headers are in. */
+export async function probe(path: string): Promise<void> {
+  const ctl = new AbortController();
+  try {
+    await send(path, { signal: ctl.signal });
+  } finally {
+    ctl.abort();
+  }
+}
+
 /** JSON request; 204 answers resolve to undefined. */
 export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
   const res = await send(path, opts);

@@ -218,13 +218,15 @@ class Timers {
 describe('LiveStore', () => {
   let opened: FakeES[];
   let timers: Timers;
-  let refused: number;
+  let refused: string[];
+  let reason: string | null;
   let store: LiveStore;
 
   beforeEach(() => {
     opened = [];
     timers = new Timers();
-    refused = 0;
+    refused = [];
+    reason = null;
     resetClock();
     store = new LiveStore({
       open: (url) => {
@@ -233,7 +235,10 @@ describe('LiveStore', () => {
         return es;
       },
       urlFor: (id) => (id === ALL_NETWORKS ? '/api/events' : `/api/networks/${id}/events`),
-      onRefused: () => refused++,
+      whyRefused: async (url) => {
+        refused.push(url);
+        return reason;
+      },
       setTimeout: timers.set,
       clearTimeout: timers.clear,
       random: () => 0,
@@ -334,10 +339,58 @@ describe('LiveStore', () => {
     expect(Math.abs(serverNow() - 1_000.5)).toBeLessThan(1);
   });
 
-  it('asks about the session when a stream is refused', () => {
+  it('asks why when a stream is refused (not when it merely dropped)', () => {
+    store.watch(1);
+    (opened[0] as FakeES).fail(false);
+    expect(refused).toEqual([]);
+    timers.advance(1000);
+    (opened[1] as FakeES).fail(true);
+    expect(refused).toEqual(['/api/networks/1/events']);
+  });
+
+  it('keeps the reason of a refusal until the stream is live again', async () => {
+    reason = 'this address already has 16 live event streams open';
     store.watch(1);
     (opened[0] as FakeES).fail(true);
-    expect(refused).toBe(1);
+    await Promise.resolve();
+    expect(store.getSnapshot().conn[1]).toBe('reconnecting');
+    expect(store.getSnapshot().refused[1]).toBe(reason);
+    timers.advance(1000); // the retry: still not live, the reason stays
+    expect(store.getSnapshot().refused[1]).toBe(reason);
+    (opened[1] as FakeES).emit('snapshot', { peers: [] });
+    expect(store.getSnapshot().conn[1]).toBe('live');
+    expect(store.getSnapshot().refused[1]).toBeUndefined();
+  });
+
+  it('drops a reason that arrives after the stream went live, or with nobody watching', async () => {
+    reason = 'busy';
+    let answer: (r: string | null) => void = () => undefined;
+    const slow = new LiveStore({
+      open: (url) => {
+        const es = new FakeES(url);
+        opened.push(es);
+        return es;
+      },
+      urlFor: (id) => `/api/networks/${id}/events`,
+      whyRefused: () => new Promise((resolve) => (answer = resolve)),
+      setTimeout: timers.set,
+      clearTimeout: timers.clear,
+      random: () => 0,
+    });
+    slow.watch(1);
+    (opened[0] as FakeES).fail(true);
+    timers.advance(1000);
+    (opened[1] as FakeES).emit('snapshot', { peers: [] });
+    answer('busy');
+    await Promise.resolve();
+    expect(slow.getSnapshot().refused[1]).toBeUndefined();
+
+    const release = slow.watch(2);
+    (opened[2] as FakeES).fail(true);
+    release();
+    answer('busy');
+    await Promise.resolve();
+    expect(slow.getSnapshot().refused[2]).toBeUndefined();
   });
 
   it('ignores events from a stream it already replaced', () => {

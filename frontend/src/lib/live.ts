@@ -15,6 +15,11 @@
 // and a stream that stays silent past three missed heartbeats is treated as
 // dropped. Nothing here polls.
 //
+// A stream the server refuses outright (429 at the stream caps, 503 when busy, 401 when
+// the session ended) ends as CLOSED with no status to read; the store asks `whyRefused`
+// and keeps its answer for that stream until it is live again, so a page can say why
+// it is reconnecting instead of only that it is.
+//
 // Status events only patch peers a page already has. What the page shows of the rows
 // themselves (peers added, removed, disabled, renamed — by this tab, another one, or
 // the CLI) it reads again when the store's change count for that network moves: on a
@@ -137,6 +142,8 @@ export interface LiveSnapshot {
   peers: PeerCache;
   conn: Readonly<Record<number, ConnState>>;
   changes: ChangeCounts;
+  /** why the server refused a stream that is not live (yet), by stream key */
+  refused: Readonly<Record<number, string>>;
 }
 
 /** The subset of EventSource we use, so tests can hand in a fake. */
@@ -152,8 +159,9 @@ export interface LiveDeps {
   open: (url: string) => EventSourceLike;
   /** the stream URL of a network id, or of ALL_NETWORKS */
   urlFor: (networkId: number) => string;
-  /** called when a stream was refused outright (e.g. the session ended) */
-  onRefused?: () => void;
+  /** a stream was refused outright: why, in words for the page (null: nothing to say,
+   *  e.g. the session ended and the app is already on its way to the login page) */
+  whyRefused?: (url: string) => Promise<string | null>;
   setTimeout: (fn: () => void, ms: number) => unknown;
   clearTimeout: (handle: unknown) => void;
   random?: () => number;
@@ -170,7 +178,7 @@ interface Conn {
 }
 
 export class LiveStore {
-  private state: LiveSnapshot = { peers: new Map(), conn: {}, changes: NO_CHANGES };
+  private state: LiveSnapshot = { peers: new Map(), conn: {}, changes: NO_CHANGES, refused: {} };
   private readonly listeners = new Set<() => void>();
   private readonly conns = new Map<number, Conn>();
 
@@ -226,7 +234,7 @@ export class LiveStore {
   /** Forget everything (logout). */
   reset(): void {
     for (const [id, c] of [...this.conns]) this.stop(id, c);
-    this.set({ peers: new Map(), conn: {}, changes: NO_CHANGES });
+    this.set({ peers: new Map(), conn: {}, changes: NO_CHANGES, refused: {} });
   }
 
   private set(next: LiveSnapshot): void {
@@ -238,12 +246,32 @@ export class LiveStore {
     const conn = { ...this.state.conn };
     if (state === null) delete conn[networkId];
     else conn[networkId] = state;
-    this.set({ ...this.state, conn });
+    let refused = this.state.refused;
+    if ((state === null || state === 'live') && networkId in refused) {
+      const rest: Record<number, string> = { ...refused };
+      delete rest[networkId];
+      refused = rest;
+    }
+    this.set({ ...this.state, conn, refused });
+  }
+
+  private noteRefused(networkId: number, c: Conn, url: string): void {
+    const why = this.deps.whyRefused;
+    if (!why) return;
+    why(url).then(
+      (reason) => {
+        // Too late if the stream went live (or nobody watches) in the meantime.
+        if (reason === null || this.conns.get(networkId) !== c || this.state.conn[networkId] === 'live') return;
+        this.set({ ...this.state, refused: { ...this.state.refused, [networkId]: reason } });
+      },
+      () => undefined,
+    );
   }
 
   private connect(networkId: number, c: Conn): void {
     this.setConn(networkId, c.attempt === 0 ? 'connecting' : 'reconnecting');
-    const es = this.deps.open(this.deps.urlFor(networkId));
+    const url = this.deps.urlFor(networkId);
+    const es = this.deps.open(url);
     c.es = es;
     this.armWatchdog(networkId, c);
     const parse = (ev: MessageEvent): unknown => {
@@ -286,7 +314,7 @@ export class LiveStore {
       // the backoff is ours and the page shows "reconnecting".
       const refused = es.readyState === 2;
       this.drop(networkId, c);
-      if (refused && this.deps.onRefused) this.deps.onRefused();
+      if (refused) this.noteRefused(networkId, c, url);
     };
   }
 

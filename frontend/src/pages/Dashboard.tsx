@@ -1,7 +1,8 @@
 import { useMemo } from 'react';
+import { LiveIndicator, LiveRefused } from '../components/LiveIndicator';
 import { StatusDot } from '../components/StatusDot';
 import { TransferChart } from '../components/TransferChart';
-import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
+import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader, StaleNotice } from '../components/ui';
 import { api } from '../lib/api';
 import { sumSeries } from '../lib/chart';
 import { formatBytes, formatRate, plural, relativeTime } from '../lib/format';
@@ -150,16 +151,14 @@ export default function Dashboard() {
       <PageHeader
         title="Dashboard"
         actions={
-          anyEnabled && (
-            <span className={`live-indicator live-${conn ?? 'connecting'}`} role="status">
-              {conn === 'live' ? 'Live' : conn === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
-            </span>
-          )
+          anyEnabled && <LiveIndicator conn={conn} />
         }
       />
+      {data.data && data.error !== null && <StaleNotice error={data.error} onRetry={data.reload} />}
+      {anyEnabled && conn !== 'live' && <LiveRefused reason={snap.refused[ALL_NETWORKS]} />}
       {data.loading && !data.data ? (
         <Loading rows={5} />
-      ) : data.error ? (
+      ) : !data.data ? (
         <ErrorState error={data.error} onRetry={data.reload} />
       ) : networks.length === 0 ? (
         <EmptyState title="No networks yet" action={<Link to="/networks?create=1" className="btn btn-primary">Create a network</Link>}>
@@ -189,7 +188,7 @@ export default function Dashboard() {
               <div className="stat" data-testid="live-counters">
                 <span className="stat-label">Live counters</span>
                 <span className="stat-value">{formatBytes(cards.transfer)}</span>
-                <span className="stat-sub">received + sent by the current peers since their interface came up, not only in the last 24 hours</span>
+                <span className="stat-sub">received + sent by the current peers since WireGuard began counting each one (when its interface came up, or when the peer was added to it again, e.g. re-enabled), not only in the last 24 hours</span>
               </div>
             </div>
           )}

@@ -1,4 +1,5 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { LiveIndicator, LiveRefused } from '../components/LiveIndicator';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { NetworkForm, valuesOf } from '../components/NetworkForm';
 import { PeerConfig } from '../components/PeerConfig';
@@ -6,7 +7,7 @@ import { PeerForm } from '../components/PeerForm';
 import { StatusDot } from '../components/StatusDot';
 import { useToast } from '../components/Toast';
 import { TransferChart } from '../components/TransferChart';
-import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
+import { Badge, Card, EmptyState, ErrorState, Loading, PageHeader, StaleNotice } from '../components/ui';
 import { api } from '../lib/api';
 import { copyText } from '../lib/clipboard';
 import { ApiError, describeError } from '../lib/errors';
@@ -64,75 +65,105 @@ function StatsChart({ networkId, peerId, label, liveBytes }: { networkId: number
   );
 }
 
-function PeerDetails({ row, network, onClose, onConfig }: { row: PeerRow; network: Network; onClose: () => void; onConfig: () => void }) {
+/** `row` is undefined once the peer is gone from the page (removed in another tab or by
+ *  the CLI): the dialog stays open, says so, and keeps the keyboard on Close (what had
+ *  focus inside it is gone). */
+function PeerDetails({ peer, row, network, onClose, onConfig }: { peer: Peer; row: PeerRow | undefined; network: Network; onClose: () => void; onConfig: () => void }) {
+  const close = useRef<HTMLButtonElement>(null);
+  const removed = row === undefined;
+  useEffect(() => {
+    if (removed) close.current?.focus();
+  }, [removed]);
+  return (
+    <Modal
+      title={row?.peer.name ?? peer.name}
+      onClose={onClose}
+      size="lg"
+      footer={
+        <button type="button" className="btn" onClick={onClose} ref={close}>
+          Close
+        </button>
+      }
+    >
+      {row ? (
+        <PeerFacts row={row} network={network} onConfig={onConfig} />
+      ) : (
+        <p className="notice notice-warn" role="alert" data-testid="peer-removed">
+          This peer was removed (in another tab or from the command line). Its key no longer works on{' '}
+          <span className="mono">{network.interface}</span>.
+        </p>
+      )}
+    </Modal>
+  );
+}
+
+function PeerFacts({ row, network, onConfig }: { row: PeerRow; network: Network; onConfig: () => void }) {
   const now = useNow(5000);
   const p = row.peer;
   const s = row.status;
   return (
-    <Modal title={p.name} onClose={onClose} size="lg" footer={<button type="button" className="btn" onClick={onClose}>Close</button>}>
-      <div className="stack">
-        <dl className="facts">
-          <div>
-            <dt>Status</dt>
-            <dd>
-              <StatusDot liveness={row.liveness} showLabel />
-            </dd>
-          </div>
-          <div>
-            <dt>Last handshake</dt>
-            <dd>{relativeTime(s?.last_handshake, now)}</dd>
-          </div>
-          <div>
-            <dt>Address</dt>
-            <dd className="mono">
-              {p.address}
-              {p.address6 && <div>{p.address6}</div>}
-            </dd>
-          </div>
-          <div>
-            <dt>Endpoint</dt>
-            <dd className="mono">{s?.endpoint ?? p.endpoint ?? '—'}</dd>
-          </div>
-          <div>
-            <dt>Received / sent</dt>
-            <dd className="tabular">
-              {formatBytes(s?.rx_bytes)} / {formatBytes(s?.tx_bytes)}
-            </dd>
-          </div>
-          <div>
-            <dt>Current rate</dt>
-            <dd className="tabular">
-              ↓ {formatRate(s?.rx_rate)} · ↑ {formatRate(s?.tx_rate)}
-            </dd>
-          </div>
-          <div>
-            <dt>Routes (server side)</dt>
-            <dd className="mono">{p.allowed_ips.join(', ') || '—'}</dd>
-          </div>
-          <div>
-            <dt>Client routes</dt>
-            <dd className="mono">{p.client_allowed_ips.length ? p.client_allowed_ips.join(', ') : network.mode === 'gateway' ? 'full tunnel' : 'network default'}</dd>
-          </div>
-          <div className="wide">
-            <dt>Public key</dt>
-            <dd className="mono break">{p.public_key}</dd>
-          </div>
-          <div>
-            <dt>Created</dt>
-            <dd>{formatDateTime(p.created_at)}</dd>
-          </div>
-          <div>
-            <dt>Expires</dt>
-            <dd>{p.expires_at ? `${formatDateTime(p.expires_at)}${p.expires_at <= now ? ' (expired)' : ''}` : 'never'}</dd>
-          </div>
-        </dl>
-        <button type="button" className="btn" onClick={onConfig}>
-          {p.has_private_key ? <>Show configuration &amp; QR code</> : <>Show configuration</>}
-        </button>
-        <h3>Transfer</h3>
-        <StatsChart networkId={network.id} peerId={p.id} label={`Transfer of ${p.name}`} liveBytes={(s?.rx_bytes ?? 0) + (s?.tx_bytes ?? 0)} />
-      </div>
-    </Modal>
+    <div className="stack">
+      <dl className="facts">
+        <div>
+          <dt>Status</dt>
+          <dd>
+            <StatusDot liveness={row.liveness} showLabel />
+          </dd>
+        </div>
+        <div>
+          <dt>Last handshake</dt>
+          <dd>{relativeTime(s?.last_handshake, now)}</dd>
+        </div>
+        <div>
+          <dt>Address</dt>
+          <dd className="mono">
+            {p.address}
+            {p.address6 && <div>{p.address6}</div>}
+          </dd>
+        </div>
+        <div>
+          <dt>Endpoint</dt>
+          <dd className="mono">{s?.endpoint ?? p.endpoint ?? '—'}</dd>
+        </div>
+        <div>
+          <dt>Received / sent</dt>
+          <dd className="tabular">
+            {formatBytes(s?.rx_bytes)} / {formatBytes(s?.tx_bytes)}
+          </dd>
+        </div>
+        <div>
+          <dt>Current rate</dt>
+          <dd className="tabular">
+            ↓ {formatRate(s?.rx_rate)} · ↑ {formatRate(s?.tx_rate)}
+          </dd>
+        </div>
+        <div>
+          <dt>Routes (server side)</dt>
+          <dd className="mono">{p.allowed_ips.join(', ') || '—'}</dd>
+        </div>
+        <div>
+          <dt>Client routes</dt>
+          <dd className="mono">{p.client_allowed_ips.length ? p.client_allowed_ips.join(', ') : network.mode === 'gateway' ? 'full tunnel' : 'network default'}</dd>
+        </div>
+        <div className="wide">
+          <dt>Public key</dt>
+          <dd className="mono break">{p.public_key}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>{formatDateTime(p.created_at)}</dd>
+        </div>
+        <div>
+          <dt>Expires</dt>
+          <dd>{p.expires_at ? `${formatDateTime(p.expires_at)}${p.expires_at <= now ? ' (expired)' : ''}` : 'never'}</dd>
+        </div>
+      </dl>
+      <button type="button" className="btn" onClick={onConfig}>
+        {p.has_private_key ? <>Show configuration &amp; QR code</> : <>Show configuration</>}
+      </button>
+      <h3>Transfer</h3>
+      <StatsChart networkId={network.id} peerId={p.id} label={`Transfer of ${p.name}`} liveBytes={(s?.rx_bytes ?? 0) + (s?.tx_bytes ?? 0)} />
+    </div>
   );
 }
 
@@ -140,7 +171,7 @@ type Dialog =
   | { kind: 'add' }
   | { kind: 'edit'; peer: Peer }
   | { kind: 'config'; peer: Peer }
-  | { kind: 'details'; peerId: number }
+  | { kind: 'details'; peer: Peer }
   | { kind: 'delete'; peer: Peer }
   | { kind: 'edit-network' }
   | { kind: 'delete-network' }
@@ -223,7 +254,9 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
       </>
     );
   }
-  if (data.error || !network || !data.data) {
+  // A reload that failed keeps the rows (StaleNotice below); only a page with nothing to
+  // show, or a network that is gone (404), gives the whole page to the error.
+  if (notFound || !network || !data.data) {
     return (
       <>
         <PageHeader title={notFound ? 'Network not found' : 'Network'} />
@@ -238,7 +271,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
     );
   }
 
-  const detailsRow = dialog?.kind === 'details' ? rows.find((r) => r.peer.id === dialog.peerId) : undefined;
+  const detailsRow = dialog?.kind === 'details' ? rows.find((r) => r.peer.id === dialog.peer.id) : undefined;
 
   return (
     <>
@@ -270,11 +303,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
           <strong data-testid="peers-online">{online}</strong> of {plural(rows.length, 'peer')} online
         </span>
         <span className="muted">server {network.server_address}</span>
-        {network.enabled && (
-          <span className={`live-indicator live-${conn ?? 'connecting'}`} role="status">
-            {conn === 'live' ? 'Live' : conn === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
-          </span>
-        )}
+        {network.enabled && <LiveIndicator conn={conn} />}
         <button
           type="button"
           className="btn btn-small btn-ghost"
@@ -288,6 +317,8 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
           Copy server public key
         </button>
       </div>
+      {data.error !== null && <StaleNotice error={data.error} onRetry={data.reload} />}
+      {network.enabled && conn !== 'live' && <LiveRefused reason={snap.refused[id]} />}
       {data.data.status?.error && <p className="notice notice-bad">{data.data.status.error}</p>}
 
       <Card
@@ -369,7 +400,7 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
                             <span className="status-text">{LIVENESS_LABEL[r.liveness]}</span>
                           </td>
                           <td data-label="Name">
-                            <button type="button" className="link-button strong" onClick={() => setDialog({ kind: 'details', peerId: p.id })}>
+                            <button type="button" className="link-button strong" onClick={() => setDialog({ kind: 'details', peer: p })}>
                               {p.name}
                             </button>
                             {p.email && <div className="muted small">{p.email}</div>}
@@ -463,8 +494,14 @@ export default function NetworkDetail({ params }: { params: Record<string, strin
           <PeerConfig peer={dialog.peer} />
         </Modal>
       )}
-      {dialog?.kind === 'details' && detailsRow && (
-        <PeerDetails row={detailsRow} network={network} onClose={() => setDialog(null)} onConfig={() => setDialog({ kind: 'config', peer: detailsRow.peer })} />
+      {dialog?.kind === 'details' && (
+        <PeerDetails
+          peer={dialog.peer}
+          row={detailsRow}
+          network={network}
+          onClose={() => setDialog(null)}
+          onConfig={() => setDialog({ kind: 'config', peer: detailsRow?.peer ?? dialog.peer })}
+        />
       )}
       {dialog?.kind === 'delete' && (
         <ConfirmDialog

@@ -2,12 +2,13 @@ import { useEffect, useState } from 'react';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { NetworkForm, networkDefaults, valuesOf } from '../components/NetworkForm';
 import { useToast } from '../components/Toast';
-import { Badge, EmptyState, ErrorState, Loading, PageHeader } from '../components/ui';
+import { Badge, EmptyState, ErrorState, Loading, PageHeader, StaleNotice } from '../components/ui';
 import { api } from '../lib/api';
 import { describeError } from '../lib/errors';
 import { formatBytes, plural } from '../lib/format';
 import { noteStatus } from '../lib/health';
-import { useAsync, useDocumentTitle } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useReloadOnChange, useWatchAllNetworks } from '../lib/hooks';
+import { ALL_NETWORKS } from '../lib/live';
 import { MODE_LABEL } from '../lib/networks';
 import { Link, navigate, useLocation } from '../lib/router';
 import type { Network, NetworkStatus, Settings } from '../lib/types';
@@ -49,6 +50,10 @@ export default function Networks() {
   const toast = useToast();
   const loc = useLocation();
   const data = useAsync(load, []);
+  // Networks and their peer counts change from other tabs and the CLI too: the one
+  // stream for every network says when, and the list is read again.
+  useWatchAllNetworks();
+  useReloadOnChange(ALL_NETWORKS, data.reload, data.loading);
   const [editing, setEditing] = useState<Network | 'new' | null>(null);
   const [deleting, setDeleting] = useState<Network | null>(null);
   const [toggling, setToggling] = useState<number | null>(null);
@@ -88,9 +93,10 @@ export default function Networks() {
           </button>
         }
       />
+      {data.data && data.error !== null && <StaleNotice error={data.error} onRetry={data.reload} />}
       {data.loading && !data.data ? (
         <Loading rows={4} />
-      ) : data.error ? (
+      ) : !data.data ? (
         <ErrorState error={data.error} onRetry={data.reload} />
       ) : networks.length === 0 ? (
         <EmptyState

@@ -8,7 +8,7 @@ import { serverNow } from '../lib/clock';
 import { describeError } from '../lib/errors';
 import { formatDateTime } from '../lib/format';
 import { useForm } from '../lib/form';
-import { useAsync, useDocumentTitle } from '../lib/hooks';
+import { useAsync, useDocumentTitle, useTransient } from '../lib/hooks';
 import type { MetricsToken, OkMessage, Settings, TlsStatus } from '../lib/types';
 import { checkDnsList, checkEmail, checkHostname, checkPort, checkPublicIp, collect, splitList, toInt } from '../lib/validate';
 
@@ -161,7 +161,7 @@ function MetricsCard() {
   const [shown, setShown] = useState<MetricsToken | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [copied, setCopied] = useState<'idle' | 'done' | 'failed'>('idle');
+  const [copied, setCopied] = useTransient<'idle' | 'done' | 'failed'>('idle', 2500);
   const reveal = async () => {
     setBusy(true);
     setError(null);
@@ -180,7 +180,6 @@ function MetricsCard() {
     } catch {
       setCopied('failed');
     }
-    window.setTimeout(() => setCopied('idle'), 2500);
   };
   return (
     <Card

@@ -6,7 +6,9 @@
 // when the user goes back and forth (the wizard holds each form's values). A step
 // that already made something on the server (the administrator, the first network,
 // the first peer) shows what exists when it is visited again, with Continue: it is
-// never made a second time. The server identity can be changed as often as wanted.
+// never made a second time. The server identity can be saved again until the first
+// peer completes the setup; from then on the server refuses every setup step (409
+// SETUP_COMPLETE), so step 2 shows it read-only (Settings changes it later).
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { LoginForm } from '../../app/LoginPage';
@@ -14,13 +16,14 @@ import { CheckField, FormErrors, TextAreaField, TextField } from '../../componen
 import { NetworkForm, networkDefaults, type NetworkValues } from '../../components/NetworkForm';
 import { PeerConfig } from '../../components/PeerConfig';
 import { PeerForm, peerDefaults, type PeerValues } from '../../components/PeerForm';
+import { ThemeToggle } from '../../components/ThemeToggle';
 import { ErrorState, Loading, Notice } from '../../components/ui';
 import { api } from '../../lib/api';
 import { ApiError, describeError } from '../../lib/errors';
 import { useForm } from '../../lib/form';
-import { useDocumentTitle } from '../../lib/hooks';
+import { useDocumentTitle, useReportValue } from '../../lib/hooks';
 import { MODE_LABEL } from '../../lib/networks';
-import type { ExistingInterface, Network, Peer, SetupStatus, SetupStep, User } from '../../lib/types';
+import type { ExistingInterface, Network, Peer, Settings, SetupStatus, SetupStep, User } from '../../lib/types';
 import { checkDnsList, checkHostname, checkPassword, checkPublicIp, checkUsername, collect, passwordWarning, splitList } from '../../lib/validate';
 
 const STEPS: { key: SetupStep; label: string }[] = [
@@ -38,11 +41,29 @@ interface ServerValues extends Record<string, unknown> {
   dns_servers: string;
 }
 
+/** Step 3's form as the user left it, and the DNS servers it started from (step 2's at the time). */
+export interface NetworkDraft {
+  values: NetworkValues;
+  dnsFrom: string;
+}
+
 /** What the user typed into each step, kept while they go back and forth. */
 interface Drafts {
   server?: ServerValues;
-  network?: NetworkValues;
+  network?: NetworkDraft;
   peer?: PeerValues;
+}
+
+/**
+ * Where step 3's form starts: fresh, with step 2's DNS servers (`defaultDns`, as saved);
+ * or as the user left it, except that a DNS field the user did not edit takes step 2's
+ * current list (the user may have gone back and changed it there).
+ */
+export function networkStart(draft: NetworkDraft | undefined, defaultDns: readonly string[]): NetworkDraft {
+  const dns = defaultDns.join(', ');
+  if (!draft) return { values: { ...networkDefaults([], [...defaultDns]), name: 'home' }, dnsFrom: dns };
+  const edited = draft.values.dns_servers !== draft.dnsFrom;
+  return { values: edited ? draft.values : { ...draft.values, dns_servers: dns }, dnsFrom: dns };
 }
 
 function BackButton({ onBack, disabled = false }: { onBack: () => void; disabled?: boolean }) {
@@ -188,11 +209,16 @@ function ServerStep({
   );
   const { values: v, errors } = form;
   const [configured, setConfigured] = useState<string | null>(null);
-  useEffect(() => onDraft(v), [v, onDraft]);
+  useReportValue(v, onDraft);
   // `wgpilot init --public-ip/--hostname` (or an earlier visit) may have set these
-  // already: start from them, unless the user has typed something in this visit.
+  // already: start from them, unless the form holds what the user typed (now, or in
+  // a visit before going back).
   const setAll = form.setAll;
   const typed = useRef(draft !== undefined);
+  const edit = (name: keyof ServerValues, value: string) => {
+    typed.current = true;
+    form.set(name, value);
+  };
   useEffect(() => {
     let live = true;
     api.settings.get().then(
@@ -228,7 +254,7 @@ function ServerStep({
         label="Public IP address"
         field="public_ip"
         value={v.public_ip}
-        onValue={(x) => form.set('public_ip', x)}
+        onValue={(x) => edit('public_ip', x)}
         error={errors.public_ip}
         hint={
           configured
@@ -244,7 +270,7 @@ function ServerStep({
         label="Hostname (optional)"
         field="hostname"
         value={v.hostname}
-        onValue={(x) => form.set('hostname', x)}
+        onValue={(x) => edit('hostname', x)}
         error={errors.hostname}
         hint="A DNS name pointing at this server, e.g. vpn.example.com. wgpilot then gets a Let's Encrypt certificate and puts the name in configurations."
         spellCheck={false}
@@ -254,7 +280,7 @@ function ServerStep({
         label="DNS servers for peers"
         field="dns_servers"
         value={v.dns_servers}
-        onValue={(x) => form.set('dns_servers', x)}
+        onValue={(x) => edit('dns_servers', x)}
         error={errors.dns_servers}
         hint="Separated by commas."
         rows={2}
@@ -267,6 +293,53 @@ function ServerStep({
         </button>
       </div>
     </form>
+  );
+}
+
+/** Step 2 visited after the first peer completed the setup: the server refuses to save it now. */
+function ServerDone({ onBack, onNext }: { onBack: () => void; onNext: () => void }) {
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let live = true;
+    api.settings.get().then(
+      (s) => live && setSettings(s),
+      (e: unknown) => live && setError(e),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return (
+    <div className="stack" data-testid="server-done">
+      <Notice tone="ok">Setup is complete, so the server identity is not changed here. Change it later under Settings.</Notice>
+      {error !== null ? (
+        <Notice tone="bad">{describeError(error)}</Notice>
+      ) : !settings ? (
+        <Loading rows={3} />
+      ) : (
+        <dl className="facts">
+          <div>
+            <dt>Public IP address</dt>
+            <dd className="mono">{settings.public_ip ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Hostname</dt>
+            <dd className="mono">{settings.hostname ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>DNS servers for peers</dt>
+            <dd className="mono">{settings.default_dns.length ? settings.default_dns.join(', ') : 'none'}</dd>
+          </div>
+        </dl>
+      )}
+      <div className="form-actions">
+        <BackButton onBack={onBack} />
+        <button type="button" className="btn btn-primary" onClick={onNext}>
+          Continue
+        </button>
+      </div>
+    </div>
   );
 }
 
@@ -399,7 +472,9 @@ function NetworkDone({ networks: known, onBack, onNext }: { networks: Network[] 
           </li>
         ))}
       </ul>
-      <p>It is not created again here; change it later on the Networks page.</p>
+      <p>
+        {networks.length === 1 ? 'It is not created again here; change it later on the Networks page.' : 'They are not created again here; change them later on the Networks page.'}
+      </p>
       <div className="form-actions">
         <BackButton onBack={onBack} />
         <button type="button" className="btn btn-primary" onClick={() => onNext(networks)}>
@@ -418,8 +493,8 @@ function NetworkStep({
   onNext,
 }: {
   status: SetupStatus;
-  draft: NetworkValues | undefined;
-  onDraft: (v: NetworkValues) => void;
+  draft: NetworkDraft | undefined;
+  onDraft: (d: NetworkDraft) => void;
   onBack: () => void;
   onNext: (networks: Network[]) => void;
 }) {
@@ -427,21 +502,22 @@ function NetworkStep({
   const anyImportable = status.existing_interfaces.some((i) => i.importable);
   const [choice, setChoice] = useState<'new' | 'import'>(anyImportable && !draft ? 'import' : 'new');
   const running = status.existing_interfaces.filter((i) => i.source === 'kernel').map((i) => i.name);
-  // Step 2's DNS servers fill the form, so the network gets what the user saw there;
-  // a form filled in before (the user went back and came again) keeps what it holds.
-  const hadDraft = useRef(draft !== undefined);
-  const [defaultDns, setDefaultDns] = useState<string[] | null>(hadDraft.current ? [] : null);
+  // Step 2's DNS servers (as saved, read on every visit) fill the form, so the network
+  // gets what the user saw there; see networkStart for a form filled in before.
+  const first = useRef(draft);
+  const [start, setStart] = useState<NetworkDraft | null>(null);
   useEffect(() => {
-    if (hadDraft.current) return;
     let live = true;
     api.settings.get().then(
-      (s) => live && setDefaultDns(s.default_dns),
-      () => live && setDefaultDns([]),
+      (s) => live && setStart(networkStart(first.current, s.default_dns)),
+      () => live && setStart(first.current ?? networkStart(undefined, [])),
     );
     return () => {
       live = false;
     };
   }, []);
+  const dnsFrom = start?.dnsFrom ?? '';
+  const keep = useCallback((values: NetworkValues) => onDraft({ values, dnsFrom }), [onDraft, dnsFrom]);
   return (
     <div className="stack">
       {canImport && (
@@ -459,16 +535,16 @@ function NetworkStep({
       ) : (
         <>
           <p>A network is one WireGuard interface with its own subnet and UDP port. The interface comes up as soon as you continue.</p>
-          {defaultDns === null ? (
+          {start === null ? (
             <Loading rows={4} />
           ) : (
             <NetworkForm
-              initial={draft ?? { ...networkDefaults([], defaultDns), name: 'home' }}
+              initial={start.values}
               existing={[]}
               takenInterfaces={running}
               save={(body) => api.setup.network(body)}
               onSaved={(n) => onNext([n])}
-              onValues={onDraft}
+              onValues={keep}
               onCancel={onBack}
               cancelLabel="Back"
               submitLabel="Create network"
@@ -498,13 +574,18 @@ function PeerStep({
   useEffect(() => {
     if (networks) return;
     // Resumed at this step: the network was made in an earlier visit.
+    let live = true;
     api.networks.list().then(
       (list) => {
+        if (!live) return;
         setNetworks(list);
         setNetworkId(list[0]?.id ?? null);
       },
-      () => setNetworks([]),
+      () => live && setNetworks([]),
     );
+    return () => {
+      live = false;
+    };
   }, [networks]);
   if (!networks) return <Loading rows={3} />;
   const net = networks.find((n) => n.id === networkId) ?? networks[0];
@@ -610,11 +691,12 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
   const [made, setMade] = useState({ admin: status.steps.admin, network: status.steps.network });
   const [drafts, setDrafts] = useState<Drafts>({});
   const keepServer = useCallback((v: ServerValues) => setDrafts((d) => ({ ...d, server: v })), []);
-  const keepNetwork = useCallback((v: NetworkValues) => setDrafts((d) => ({ ...d, network: v })), []);
+  const keepNetwork = useCallback((v: NetworkDraft) => setDrafts((d) => ({ ...d, network: v })), []);
   const keepPeer = useCallback((v: PeerValues) => setDrafts((d) => ({ ...d, peer: v })), []);
   const heading = useRef<HTMLHeadingElement>(null);
   const firstRender = useRef(true);
-  useDocumentTitle(`Setup: ${TITLES[step]}`);
+  const title = auth === 'login' ? 'Sign in to continue' : step === 'admin' && made.admin ? 'Administrator created' : TITLES[step];
+  useDocumentTitle(`Setup: ${title}`);
 
   const checkSession = () => {
     setAuth('checking');
@@ -668,7 +750,12 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
       />
     );
   else if (step === 'server')
-    body = <ServerStep detected={status.detected_public_ip} draft={drafts.server} onDraft={keepServer} onBack={() => setStep('admin')} onNext={() => setStep('network')} />;
+    // `result`: the first peer exists, so setup is complete and the server refuses step 2.
+    body = result ? (
+      <ServerDone onBack={() => setStep('admin')} onNext={() => setStep('network')} />
+    ) : (
+      <ServerStep detected={status.detected_public_ip} draft={drafts.server} onDraft={keepServer} onBack={() => setStep('admin')} onNext={() => setStep('network')} />
+    );
   else if (step === 'network')
     body = made.network ? (
       <NetworkDone
@@ -724,10 +811,13 @@ export default function Wizard({ status, onDone }: { status: SetupStatus; onDone
           </Notice>
         )}
         <h1 ref={heading} tabIndex={-1}>
-          {auth === 'login' ? 'Sign in to continue' : step === 'admin' && made.admin ? 'Administrator created' : TITLES[step]}
+          {title}
         </h1>
         {body}
       </main>
+      <footer className="screen-foot">
+        <ThemeToggle />
+      </footer>
     </div>
   );
 }
