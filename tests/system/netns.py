@@ -28,6 +28,9 @@ _PREFIX = f"wgpt{os.getpid() % 100000}"
 # wireguard-go reports "kernel has first class support" noise on stderr; wg-quick
 # falls back to it when `ip link add type wireguard` is not supported.
 USERSPACE_ENV = {"WG_QUICK_USERSPACE_IMPLEMENTATION": "wireguard-go"}
+# Hang guards (never timing assertions) are multiplied by this: the VM stage runs the
+# suite under software emulation, where starting Python alone takes many seconds.
+PATIENCE = float(os.environ.get("WGPILOT_TEST_PATIENCE", "1"))
 
 
 def drivers_under_test() -> list[str]:
@@ -45,6 +48,7 @@ def driver_under_test() -> str:
 def wait_for(
     predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.1, what: str = "condition"
 ) -> None:
+    timeout *= PATIENCE
     deadline = time.monotonic() + timeout
     while True:
         if predicate():
@@ -106,7 +110,7 @@ class Host:
             text=True,
             input=input,
             env=full_env,
-            timeout=timeout,
+            timeout=timeout * PATIENCE,
             cwd=REPO,
         )
         if check and proc.returncode != 0:
@@ -276,7 +280,7 @@ class Wgpilot:
         # The server is the last process of the exec chain (ip netns exec → unshare → sh → python).
         self.server.send_signal(sig)
         try:
-            code = self.server.wait(timeout=timeout)
+            code = self.server.wait(timeout=timeout * PATIENCE)
         finally:
             self.server = None
         return code

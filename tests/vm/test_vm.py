@@ -73,7 +73,7 @@ def test_system_scenarios_on_kernel_wireguard(vm: Vm) -> None:
     (wg-quick picks the kernel when it has WireGuard); namespaces live inside the guest."""
     result = vm.run(
         ["python", "-m", "pytest", "-v", "-p", "no:cacheprovider", "--timeout", "900", *SCENARIOS],
-        env={"WGPILOT_TEST_DRIVER": "netlink"},
+        env={"WGPILOT_TEST_DRIVER": "netlink", "WGPILOT_TEST_PATIENCE": "4"},
         timeout=3000,
         echo=echo,
     )

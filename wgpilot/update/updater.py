@@ -158,9 +158,11 @@ class Updater:
         self.say(f"{m.version} did not report healthy; restoring {plan.current}")
         swap.rollback(target)
         # A new server that is up but unhealthy is asked to exit; one that crashed is
-        # started again by its supervisor, now from the restored file.
+        # started again by its supervisor, now from the restored file. The way back gets
+        # twice the time: the supervisor may first sit out its restart delay, and the
+        # restored version must not be reported lost while it is still starting.
         await asyncio.to_thread(restarter.restart)
-        back = await asyncio.to_thread(self.wait_healthy, targets, plan.current, health_timeout)
+        back = await asyncio.to_thread(self.wait_healthy, targets, plan.current, 2 * health_timeout)
         state = (
             "running again"
             if back

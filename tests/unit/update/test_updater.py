@@ -68,9 +68,15 @@ async def test_update_swap_rollback_and_replay(tmp_path: Path) -> None:
         up.current = "1.0.1"
         plan = await up.plan("1.0.3")
         assert plan.url == f"{base}/download/v1.0.3/manifest.json"
+        waits: list[tuple[str, float]] = []
+        up.wait_healthy = lambda targets, version, timeout: bool(waits.append((version, timeout))) or (
+            version in {"1.0.0", "1.0.1"}
+        )
         with pytest.raises(UpdateError, match=r"did not become healthy.*rolled back, 1\.0\.1 running again"):
-            await up.apply(plan, explicit=True, target=target, restarter=restarts)
+            await up.apply(plan, explicit=True, target=target, restarter=restarts, health_timeout=45)
         assert target.read_bytes() == b"new binary" and restarts.count == 3
+        # The way back waits longer: the supervisor may sit out its restart delay first.
+        assert waits == [("1.0.3", 45), ("1.0.1", 90)]
         assert store.values[HIGHEST_KEY] == "1.0.1"
 
         # a validly signed but older manifest is refused without --version
